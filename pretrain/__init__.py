@@ -1,0 +1,1 @@
+"""Pretrain task of SiameseIM Suite."""

@@ -1,0 +1,1 @@
+"""Robustness task of SiameseIM Suite."""

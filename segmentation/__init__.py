@@ -1,0 +1,1 @@
+"""Segmentation task of SiameseIM Suite."""

@@ -1,0 +1,28 @@
+"""The ``siameseim`` registry scope.
+
+Every module of the suite registers here. The registries are children of mmengine's roots, so an mmdet or
+mmseg config reaches them as ``type='siameseim.ViT'`` once ``siameseim`` has been imported (for example via
+``custom_imports = dict(imports=['siameseim'])``).
+"""
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import Registry
+
+SCOPE = 'siameseim'
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['siameseim.models'])
+OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE, locations=['siameseim.optim'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope=SCOPE,
+    locations=['siameseim.optim'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE)
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE)
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE)
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
