@@ -1,5 +1,6 @@
 """Pre-norm transformer block shared by every model of the suite."""
-from typing import Optional, Tuple
+import functools
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -24,7 +25,8 @@ class Block(nn.Module):
     """``x ← x + DP(LS1(Attn(LN1(x))))``, ``x ← x + DP(LS2(MLP(LN2(x))))``.
 
     With ``window_size > 0`` the attention runs inside non-overlapping windows of the token grid (ViTDet);
-    such blocks take no prefix tokens.
+    such blocks take no prefix tokens. ``norm_layer(dim)`` replaces the LayerNorms (the SiameseIM projector
+    and predictor use batch norm).
     """
 
     def __init__(self,
@@ -39,12 +41,15 @@ class Block(nn.Module):
                  rel_pos_size: Optional[Tuple[int, int]] = None,
                  rel_pos_bias_grid: Optional[Tuple[int, int]] = None,
                  num_prefix_tokens: int = 0,
-                 attn_impl: str = 'sdpa') -> None:
+                 attn_impl: str = 'sdpa',
+                 norm_layer: Optional[Callable[[int], nn.Module]] = None) -> None:
         super().__init__()
+        if norm_layer is None:
+            norm_layer = functools.partial(nn.LayerNorm, eps=norm_eps)
         if window_size and num_prefix_tokens:
             raise ValueError('window attention needs a model without cls token (cls_token=False)')
         self.window_size = window_size
-        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.norm1 = norm_layer(dim)
         self.attn = Attention(
             dim,
             num_heads,
@@ -55,7 +60,7 @@ class Block(nn.Module):
             num_prefix_tokens=num_prefix_tokens)
         self.ls1 = LayerScale(dim, layer_scale_init) if layer_scale_init is not None else nn.Identity()
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.norm2 = norm_layer(dim)
         self.mlp = Mlp(in_features=dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
         self.ls2 = LayerScale(dim, layer_scale_init) if layer_scale_init is not None else nn.Identity()
         self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
