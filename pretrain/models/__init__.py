@@ -1,0 +1,1 @@
+"""SiameseIM and MAE pretraining models."""
