@@ -1,1 +1,6 @@
-"""Pretrain task of SiameseIM Suite."""
+"""SiameseIM pretraining on mmengine: models, losses, two-view data, momentum hook.
+
+Importing the package registers everything in the ``siameseim`` registry scope, which is what the configs'
+``custom_imports = dict(imports=['pretrain'])`` relies on.
+"""
+from . import data, hooks, losses, models  # noqa: F401

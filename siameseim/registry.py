@@ -4,6 +4,7 @@ Every module of the suite registers here. The registries are children of mmengin
 mmseg config reaches them as ``type='siameseim.ViT'`` once ``siameseim`` has been imported (for example via
 ``custom_imports = dict(imports=['siameseim'])``).
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
@@ -24,5 +25,6 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     locations=['siameseim.optim'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE)
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE)
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE)
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE)
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)

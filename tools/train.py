@@ -1,0 +1,72 @@
+"""Train any SiameseIM Suite config (pretraining, COCO/LVIS, ADE20k, ImageNet) with an mmengine Runner.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--no-resume] [--cfg-options k=v ...]
+
+Runs resume automatically from the last checkpoint in the work dir (``--no-resume`` starts over,
+``--resume PATH`` resumes from a given checkpoint). Launch on many GPUs with ``tools/dist_train.sh`` and on
+slurm with ``tools/slurm_train.sh``; both call this script with ``--launcher``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
+    parser.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper) if the config has none')
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument('--resume', metavar='CHECKPOINT', help='resume from this checkpoint')
+    resume.add_argument('--no-resume', action='store_true', help='start over even if the work dir has checkpoints')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command-line choices to it."""
+    if not osp.isfile(args.config):
+        raise SystemExit(f'error: config file {args.config} does not exist: pass a path like '
+                         f'pretrain/configs/siameseim_vit-tiny-p16_1xb8-10iter_toy.py')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp and cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    elif args.no_resume:
+        cfg.resume = False
+    else:
+        cfg.resume = True
+    return cfg
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    cfg = build_config(args)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    runner.logger.info(f'training finished: {runner.iter} iterations, logs and checkpoints in {cfg.work_dir}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
