@@ -10,4 +10,5 @@ optim_wrapper = dict(
     optimizer=dict(lr=1.5e-4),
     paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_names=()),
     clip_grad=None)
-custom_hooks = []
+custom_hooks = [dict(type='FiniteLossHook')]
+sync_bn = None

@@ -21,7 +21,12 @@ log_processor = dict(by_epoch=True, window_size=50)
 log_level = 'INFO'
 
 # Every optimizer step: update the momentum target before the forward (method.md §3.3).
-custom_hooks = [dict(type='MomentumUpdateHook', base_momentum=0.995, schedule='cosine')]
+custom_hooks = [
+    dict(type='MomentumUpdateHook', base_momentum=0.995, schedule='cosine'),
+    dict(type='FiniteLossHook'),
+]
+# Projector/predictor batch norms see global statistics across GPUs, as in the official runs.
+sync_bn = 'torch'
 
 load_from = None
 resume = True
