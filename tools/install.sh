@@ -132,8 +132,13 @@ install_mmcv_wheel() {
 }
 
 cache_mmcv_wheel() {
+    local cached="$MMCV_CACHE/$(basename "$1")"
     mkdir -p "$MMCV_CACHE"
-    [[ -e "$MMCV_CACHE/$(basename "$1")" ]] || cp "$1" "$MMCV_CACHE/"
+    if [[ ! "$1" -ef "$cached" ]]; then
+        rm -f "$cached"
+        cp "$1" "$cached"
+        chmod 644 "$cached"
+    fi
 }
 
 build_mmcv_wheel() {
@@ -153,7 +158,7 @@ build_mmcv_wheel() {
         die "the mmcv $MMCV_VERSION build failed (last lines above): fix the compiler error or pass --wheel-dir"
     fi
     local built=("$WORK"/dist/mmcv-"$MMCV_VERSION"-*.whl)
-    [[ ${#built[@]} == 1 ]] || die "the mmcv build left no wheel in $WORK/dist: see the log above"
+    [[ ${#built[@]} == 1 ]] || die "the mmcv build left no wheel in $WORK/dist: see $log"
     "$PY" -m zipfile -l "${built[0]}" | grep 'mmcv/_ext' > /dev/null \
         || die "the mmcv build produced no compiled ops (mmcv/_ext*.so): see $log"
     cache_mmcv_wheel "${built[0]}"
@@ -174,12 +179,12 @@ install_mmcv() {
                 cache_mmcv_wheel "$wheel"
                 return
             fi
-            echo "    that wheel does not fit torch $TORCH, trying the next source"
+            echo "    that wheel fails the check above, trying the next source"
         done
         for wheel in "$MMCV_CACHE"/$wheel_glob; do
             step 5 "mmcv $MMCV_VERSION: using cached wheel $wheel"
             install_mmcv_wheel "$wheel" && return
-            echo "    the cached wheel does not fit torch $TORCH, building a new one"
+            echo "    the cached wheel fails the check above, building a new one"
         done
     fi
     step 5 "mmcv $MMCV_VERSION: building from source for torch $TORCH"
