@@ -19,6 +19,7 @@ mmengine_runner = pytest.importorskip('mmengine.runner')
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.logging import HistoryBuffer  # noqa: E402
 from mmengine.model import BaseModel  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +83,16 @@ def _make_runner(work_dir, name: str, max_iters: int, resume: bool, hooks=()):
         randomness=dict(seed=0),
         log_level='WARNING',
         default_scope='mmengine')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def restore_default_scope():
+    """A Runner makes its default scope ('mmengine') the process's current one, which would send later
+    ``Registry.build`` calls in other tests to mmengine's registries; put back what was current before."""
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
 
 
 @pytest.fixture(scope='module')
