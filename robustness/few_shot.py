@@ -1,0 +1,172 @@
+"""1 % ImageNet few-shot evaluation: multinomial logistic regression on frozen features (method.md §5.3).
+
+Protocol (SiameseIM/MSN ``main_logistic.py``): feature = cls token of the last block output, no final norm;
+images Resize(256, bilinear) → CenterCrop 224; train on the SimCLR 1 % subset (12,811 ``<wnid>_<n>.JPEG``
+names, path ``train/<wnid>/<file>``), test on the full val set. Both feature matrices are centred per row
+and L2-normalised; the classifier (no bias) minimises ``(1/n) Σ CE(y_i, Wᵀx_i) + (λ/2)‖W‖²`` with
+``λ = lambd / n`` (``lambd`` 0.1 for ViT-B, 0.01 for ViT-L).
+
+Solver: cyanure's API changed, so the same objective is solved here by full-batch L-BFGS (strong-Wolfe line
+search) in torch. The subset file is not redistributable here: pass SimCLR's ``imagenet_subsets/1percent.txt``
+with ``--subset-file``::
+
+    python -m robustness.few_shot CHECKPOINT --data-root data/imagenet --subset-file 1percent.txt \
+        [--arch vit-b] [--lambd 0.1] [--out DIR]
+"""
+import argparse
+import json
+import os
+import re
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from siameseim.checkpoint import CheckpointError, load_pretrained
+from siameseim.models import ViT
+
+from .datasets import CorruptImageError, scan_wnid_folder
+from .labels import imagenet_1k_index
+from .loading import iterate_batches
+from .transforms import EvalTransform
+
+SUBSET_NAME = re.compile(r'^(n\d{8})_\d+\.JPEG$')
+DEFAULT_LAMBD = {'vit-b': 0.1, 'vit-l': 0.01}
+
+
+def load_subset_file(path: str) -> List[str]:
+    """File names of a SimCLR-style subset list (one ``<wnid>_<n>.JPEG`` per line or whitespace-separated)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'subset file {path} does not exist: download SimCLR\'s '
+                                f'imagenet_subsets/1percent.txt and pass it with --subset-file')
+    with open(path) as f:
+        names = f.read().split()
+    bad = [name for name in names if not SUBSET_NAME.match(name)]
+    if not names or bad:
+        raise ValueError(f'{path}: expected lines like n01440764_10026.JPEG, got '
+                         f'{bad[:3] if bad else "an empty file"}: pass the SimCLR 1percent.txt list')
+    return names
+
+
+def subset_samples(train_root: str, names: Sequence[str]) -> List[Tuple[str, int]]:
+    """``(train/<wnid>/<name>, 1k label)`` of every name, failing with the first missing files listed."""
+    index = imagenet_1k_index()
+    samples, missing = [], []
+    for name in names:
+        wnid = SUBSET_NAME.match(name).group(1)
+        if wnid not in index:
+            raise ValueError(f'{name}: {wnid} is not an ImageNet-1k wnid: the subset file is not an ImageNet list')
+        path = os.path.join(train_root, wnid, name)
+        (samples if os.path.isfile(path) else missing).append((path, index[wnid]))
+    if missing:
+        raise FileNotFoundError(f'{len(missing)} subset images are missing from {train_root}, e.g. '
+                                f'{missing[0][0]}: point --data-root at the ImageNet folder holding train/<wnid>/')
+    return samples
+
+
+def build_feature_model(checkpoint: str, arch: str = 'vit-b', trust_pickle: bool = False) -> ViT:
+    """The pretrained encoder without final norm or head (drop path 0), in eval mode."""
+    model = ViT(arch=arch, final_norm=False, global_pool=None)
+    load_pretrained(model, checkpoint, trust_pickle=trust_pickle)
+    return model.eval()
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, samples: Sequence[Tuple[str, int]], *, device: str = 'cpu',
+                     batch_size: int = 64, num_workers: int = 8, crop_size: int = 224,
+                     resize: int = 256) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Cls token of the last block output (``forward_features``, no norm) and labels, on the CPU in fp32."""
+    transform = EvalTransform(crop_size=crop_size, resize=resize, interpolation='bilinear')
+    device = torch.device(device)
+    model = model.to(device)
+    features, labels = [], []
+    for images, targets in iterate_batches(samples, transform, decode='cpu', device=device, batch_size=batch_size,
+                                           num_workers=num_workers):
+        features.append(model.forward_features(images)[:, 0].float().cpu())
+        labels.append(targets.cpu())
+    return torch.cat(features), torch.cat(labels)
+
+
+def preprocess(features: torch.Tensor) -> torch.Tensor:
+    """cyanure ``preprocess`` on rows: subtract each row's mean, then L2-normalise it."""
+    centred = features - features.mean(dim=1, keepdim=True)
+    return F.normalize(centred, dim=1)
+
+
+def logistic_objective(weight: torch.Tensor, features: torch.Tensor, labels: torch.Tensor,
+                       lam: float) -> torch.Tensor:
+    """``(1/n) Σ CE(y_i, Wᵀx_i) + (λ/2)‖W‖²_F`` for ``weight [D, C]``."""
+    return F.cross_entropy(features @ weight, labels) + 0.5 * lam * weight.pow(2).sum()
+
+
+def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor, num_classes: int = 1000,
+                            lambd: float = 0.1, max_iter: int = 1000, tol: float = 1e-6) -> torch.Tensor:
+    """Weights ``[D, C]`` minimising :func:`logistic_objective` at ``λ = lambd / n`` (full-batch L-BFGS, fp64)."""
+    x, y = features.double(), labels.long()
+    lam = lambd / len(x)
+    weight = torch.zeros(x.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight], lr=1, max_iter=max_iter, history_size=20, tolerance_grad=tol,
+                                  tolerance_change=1e-12, line_search_fn='strong_wolfe')
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = logistic_objective(weight, x, y, lam)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return weight.detach()
+
+
+def accuracy(weight: torch.Tensor, features: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy (%) of the linear classifier."""
+    return 100.0 * float(((features.double() @ weight).argmax(1) == labels).double().mean())
+
+
+def few_shot_eval(model: nn.Module, train_samples: Sequence[Tuple[str, int]], val_samples: Sequence[Tuple[str, int]],
+                  lambd: float = 0.1, **loader_options) -> Dict[str, float]:
+    """Extract, preprocess, fit on ``train_samples``, score on ``val_samples``."""
+    train_x, train_y = extract_features(model, train_samples, **loader_options)
+    val_x, val_y = extract_features(model, val_samples, **loader_options)
+    weight = fit_logistic_regression(preprocess(train_x), train_y, lambd=lambd)
+    return dict(top1=accuracy(weight, preprocess(val_x), val_y), train_images=len(train_y), val_images=len(val_y),
+                lambd=lambd, solver='full-batch multinomial logistic regression, L-BFGS (torch, fp64)')
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description='1 % ImageNet few-shot logistic regression on frozen features')
+    parser.add_argument('checkpoint', help='pretrained checkpoint (SiameseIM, MAE, MoCo-v3, BEiT, timm, ...)')
+    parser.add_argument('--data-root', default='data/imagenet', help='ImageNet folder with train/ and val/')
+    parser.add_argument('--subset-file', required=True, help="SimCLR's imagenet_subsets/1percent.txt")
+    parser.add_argument('--arch', default='vit-b')
+    parser.add_argument('--lambd', type=float, help='regularisation (default 0.1 ViT-B, 0.01 ViT-L)')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1))
+    parser.add_argument('--input-size', type=int, default=224)
+    parser.add_argument('--out', help='write few_shot.json here')
+    args = parser.parse_args(argv)
+    lambd = args.lambd if args.lambd is not None else DEFAULT_LAMBD.get(args.arch.lower(), 0.1)
+    try:
+        train = subset_samples(os.path.join(args.data_root, 'train'), load_subset_file(args.subset_file))
+        val = scan_wnid_folder(os.path.join(args.data_root, 'val'))
+        model = build_feature_model(args.checkpoint, args.arch)
+        result = few_shot_eval(model, train, val, lambd=lambd, device=args.device, batch_size=args.batch_size,
+                               num_workers=args.workers, crop_size=args.input_size,
+                               resize=round(args.input_size * 256 / 224))
+    except (CheckpointError, CorruptImageError, FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print(f'1% few-shot top-1: {result["top1"]:.2f} ({result["train_images"]} train / {result["val_images"]} val '
+          f'images, lambd {lambd}, {result["solver"]})')
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, 'few_shot.json'), 'w') as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
