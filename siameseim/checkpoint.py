@@ -31,10 +31,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .layers import resize_pos_embed as resize_patch_pos_embed
-from .layers import sincos_2d
+from .layers import resize_rel_pos, sincos_2d
 
 SUITE_FORMAT = 'siameseim-suite'
 SUITE_FORMAT_VERSION = 1
@@ -59,6 +58,7 @@ FORMATS: Dict[str, Tuple[str, Optional[tuple], Optional[tuple]]] = {
     'mmpretrain': ('learned', IMAGENET_MEAN, IMAGENET_STD),
     'mmseg': ('learned', IMAGENET_MEAN, IMAGENET_STD),
     'siameseim-suite-downstream': ('learned', None, None),
+    'siameseim-suite-pretrain': ('row_first', IMAGENET_MEAN, IMAGENET_STD),
     SUITE_FORMAT: ('learned', None, None),
 }
 
@@ -285,6 +285,8 @@ def detect_format(checkpoint: Mapping) -> str:
     def has(pattern: str) -> bool:
         return any(re.search(pattern, key) for key in keys)
 
+    if has(r'^encoder\.(blocks|patch_embed)\.'):
+        return 'siameseim-suite-pretrain'
     if has(r'^backbone\.'):
         inner = [key[len('backbone.'):] for key in keys if key.startswith('backbone.')]
         if any(_MM_LAYER.match(key) for key in inner):
@@ -411,6 +413,24 @@ def _from_siameseim_pretrain(state_dict: Dict[str, torch.Tensor], dropped: Dict[
             dropped[key] = ('SiameseIM online branch (target encoder requested)'
                             if _BACKBONE_KEY.match(key) else _drop_reason(key.removeprefix('mm_')))
     return target
+
+
+def _from_suite_pretrain(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str],
+                         use_target_encoder: bool) -> Dict[str, torch.Tensor]:
+    """The encoder of this suite's pretraining runs (``encoder.*``, or ``target_encoder.*`` for the EMA copy)."""
+    prefix = 'target_encoder.' if use_target_encoder else 'encoder.'
+    if not any(key.startswith(prefix) for key in state_dict):
+        raise CheckpointError(f'pretraining checkpoint has no {prefix}* keys: this run has no target encoder '
+                              f'(MAE); drop --target-encoder')
+    encoder = {}
+    for key, value in state_dict.items():
+        if key.startswith(prefix):
+            encoder[key[len(prefix):]] = value
+        elif key.startswith(('encoder.', 'target_encoder.')):
+            dropped[key] = 'the other encoder of the pretraining run (online vs target)'
+        else:
+            dropped[key] = 'pretraining decoder / projector / predictor / loss'
+    return encoder
 
 
 def _from_moco(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str],
@@ -605,7 +625,7 @@ def to_canonical(checkpoint: Mapping,
     fmt = detect_format(checkpoint)
     state_dict, _ = _unwrap(checkpoint)
     dropped: Dict[str, str] = {}
-    if use_target_encoder and fmt not in ('siameseim-pretrain', 'moco-v3'):
+    if use_target_encoder and fmt not in ('siameseim-pretrain', 'siameseim-suite-pretrain', 'moco-v3'):
         raise CheckpointError(f'a {fmt} checkpoint has no target encoder: only SiameseIM pretraining (mm_*) and '
                               f'MoCo-v3 (momentum_encoder) checkpoints do; drop --target-encoder')
     if fmt == 'siameseim-pretrain':
@@ -620,6 +640,8 @@ def to_canonical(checkpoint: Mapping,
         state_dict = _from_mm(state_dict, dropped)
     elif fmt == 'siameseim-suite-downstream':
         state_dict = _strip_backbone_prefix(state_dict, dropped)
+    elif fmt == 'siameseim-suite-pretrain':
+        state_dict = _from_suite_pretrain(state_dict, dropped, use_target_encoder)
     elif fmt == 'deit-distilled':
         state_dict = _from_deit_distilled(state_dict, dropped)
     state_dict = _select_backbone(state_dict, keep_head, dropped)
@@ -758,14 +780,6 @@ def resize_rel_pos_bias_table(table: torch.Tensor,
     else:
         extra = torch.cat([extra, extra.new_zeros(dst_num_extra - num_extra, num_heads)])
     return torch.cat([offsets, extra])
-
-
-def resize_rel_pos(rel_pos: torch.Tensor, length: int) -> torch.Tensor:
-    """Linearly resize a decomposed table ``[2S-1, head_dim]`` to ``length`` rows, as the ViTDet model does."""
-    if rel_pos.shape[0] == length:
-        return rel_pos
-    resized = F.interpolate(rel_pos.t()[None].float(), size=length, mode='linear')[0].t()
-    return resized.to(rel_pos.dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------

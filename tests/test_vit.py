@@ -50,6 +50,7 @@ def test_unknown_arch_names_the_choices():
     (dict(num_heads=5), 'not divisible by 5 heads'),
     (dict(frozen_stages=9), 'exceeds the 4 blocks'),
     (dict(attn_impl='flash'), 'attn_impl must be one of'),
+    (dict(cls_token=False, window_size=2, use_rel_pos_bias=True), 'do not combine'),
 ])
 def test_bad_config_values_name_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -11,12 +11,17 @@ import torch
 import torch.nn.functional as F
 
 
+def resize_rel_pos(rel_pos: torch.Tensor, length: int) -> torch.Tensor:
+    """Linearly resize a decomposed table ``[2S-1, C]`` to ``length`` rows (in fp32, as ViTDet does)."""
+    if rel_pos.shape[0] == length:
+        return rel_pos
+    resized = F.interpolate(rel_pos.t()[None].float(), size=length, mode='linear')[0].t()
+    return resized.to(rel_pos.dtype)
+
+
 def rel_pos_for_size(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
     """Gather ``[q_size, k_size, C]`` offsets from a decomposed table, resizing it linearly if needed."""
-    max_dist = 2 * max(q_size, k_size) - 1
-    if rel_pos.shape[0] != max_dist:
-        rel_pos = F.interpolate(
-            rel_pos.t()[None].float(), size=max_dist, mode='linear')[0].t().to(rel_pos.dtype)
+    rel_pos = resize_rel_pos(rel_pos, 2 * max(q_size, k_size) - 1)
     q_coords = torch.arange(q_size, device=rel_pos.device)[:, None] * max(k_size / q_size, 1.0)
     k_coords = torch.arange(k_size, device=rel_pos.device)[None, :] * max(q_size / k_size, 1.0)
     offsets = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)

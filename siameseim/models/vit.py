@@ -144,6 +144,9 @@ class ViT(BaseModule):
             raise ValueError(f'global_pool must be one of {GLOBAL_POOLS}, got {global_pool!r}')
         if global_pool == 'cls' and not cls_token:
             raise ValueError("global_pool='cls' needs cls_token=True")
+        if use_rel_pos_bias and window_size:
+            raise ValueError('relative position bias (use_rel_pos_bias) and window attention do not combine: '
+                             'use use_rel_pos=True (decomposed) for windowed backbones')
         if num_classes and global_pool is None:
             raise ValueError("a classification head (num_classes > 0) needs global_pool='avg' or 'cls'")
 
