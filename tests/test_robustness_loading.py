@@ -1,0 +1,63 @@
+"""Evaluation loaders: the GPU-decode path's decode + transform (checked on the CPU) matches the PIL path,
+and tools/benchmark_eval.py reports both paths."""
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from robustness.datasets import CorruptImageError
+from robustness.loading import EncodedImageFolder, GpuEvalTransform, collate_encoded, gpu_decode, iterate_batches
+from robustness.transforms import EvalTransform
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+import benchmark_eval  # noqa: E402
+
+
+@pytest.fixture()
+def jpegs(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for index, size in enumerate([(224, 224), (300, 260), (256, 320)]):
+        smooth = Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
+        path = tmp_path / f'{index}.JPEG'
+        smooth.save(path, quality=95)
+        paths.append((str(path), index))
+    png = tmp_path / 'x.png'
+    Image.fromarray(rng.integers(0, 255, (230, 240), dtype=np.uint8), mode='L').save(png)
+    paths.append((str(png), 7))
+    return paths
+
+
+@pytest.mark.parametrize('resize', [None, 256])
+def test_tensor_decode_path_matches_pil_path(jpegs, resize):
+    samples = jpegs if resize else jpegs[:1]
+    data, labels, paths = collate_encoded([EncodedImageFolder(samples)[i] for i in range(len(samples))])
+    batch = GpuEvalTransform(224, resize)(gpu_decode(data, paths, torch.device('cpu')))
+    reference = torch.stack([EvalTransform(224, resize)(Image.open(p).convert('RGB')) for p, _ in samples])
+    assert batch.shape == reference.shape == (len(samples), 3, 224, 224)
+    tolerance = 0.02 if resize is None else 0.1   # JPEG decoders differ by ±1 level; bicubic kernels a bit more
+    assert (batch - reference).abs().mean() < tolerance
+    assert labels.tolist() == [label for _, label in samples]
+
+
+def test_gpu_decode_requires_cuda_and_reports_bad_files(jpegs, tmp_path):
+    with pytest.raises(ValueError, match='needs a CUDA device'):
+        next(iterate_batches(jpegs, None, decode='gpu', device=torch.device('cpu'), batch_size=2, num_workers=0))
+    bad = tmp_path / 'bad.JPEG'
+    bad.write_bytes(b'\xff\xd8\xff\xe0garbage')
+    with pytest.raises(CorruptImageError, match='--decode cpu'):
+        gpu_decode([torch.frombuffer(bytearray(bad.read_bytes()), dtype=torch.uint8)], [str(bad)],
+                   torch.device('cpu'))
+
+
+def test_benchmark_prints_both_paths(capsys):
+    assert benchmark_eval.main(['--device', 'cpu', '--arch', 'none', '--num-images', '16', '--batch-size', '8',
+                                '--workers', '0']) == 0
+    out = capsys.readouterr().out
+    rate = float(out.split('| CPU (PIL, workers)')[1].split('|')[1])
+    assert rate > 0
+    assert '| GPU (nvJPEG)' in out and ('no CUDA' in out) != torch.cuda.is_available()
