@@ -39,7 +39,7 @@ def test_tensor_decode_path_matches_pil_path(jpegs, resize):
     batch = GpuEvalTransform(224, resize)(gpu_decode(data, paths, torch.device('cpu')))
     reference = torch.stack([EvalTransform(224, resize)(Image.open(p).convert('RGB')) for p, _ in samples])
     assert batch.shape == reference.shape == (len(samples), 3, 224, 224)
-    tolerance = 0.02 if resize is None else 0.1   # JPEG decoders differ by ±1 level; bicubic kernels a bit more
+    tolerance = 0.005 if resize is None else 0.02  # same libjpeg on the CPU; bicubic kernels differ slightly
     assert (batch - reference).abs().mean() < tolerance
     assert labels.tolist() == [label for _, label in samples]
 
