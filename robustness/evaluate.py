@@ -13,7 +13,7 @@
 import math
 import os
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -24,7 +24,7 @@ from siameseim.checkpoint import CheckpointError, load_pretrained, read_checkpoi
 from .datasets import scan_wnid_folder
 from .labels import restricted_prediction, subset_indices, subset_wnids
 from .loading import iterate_batches
-from .metrics import CORRUPTIONS, SEVERITIES, summarize_imagenet_c, topk_correct
+from .metrics import CORRUPTIONS, SEVERITIES, summarize_imagenet_c
 from .models import ImageClassifier
 from .transforms import EvalTransform
 
@@ -56,13 +56,18 @@ def build_classifier(checkpoint: str, config: Optional[str] = None, arch: str = 
     state_dict = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else loaded
     if set(state_dict) == set(model.state_dict()):
         model.load_state_dict(state_dict, strict=True)
-    else:
-        if model.head is not None:
-            raise CheckpointError(f'{checkpoint}: keys do not match the linear-probe model of {config}: pass the '
-                                  f'config the checkpoint was trained with')
-        load_pretrained(model.backbone, loaded, keep_head=True, strict=True)
-    if getattr(model.backbone, 'head', None) is None and model.head is None:
-        raise CheckpointError(f'{checkpoint}: the model has no classification head')
+        return model.eval()
+    if model.head is not None:
+        raise CheckpointError(f'{checkpoint}: keys do not match the linear-probe model of {config}: pass the '
+                              f'config the checkpoint was trained with')
+    try:
+        load_pretrained(model.backbone, checkpoint, keep_head=True, strict=True, trust_pickle=trust_pickle)
+    except CheckpointError as err:
+        if 'head.weight' in str(err):
+            raise CheckpointError(f'{checkpoint} has no 1000-way classifier head: robustness is measured with the '
+                                  f'ImageNet fine-tuned classifier; fine-tune first (robustness/configs/'
+                                  f'vit-b_ft-100e_in1k.py) and pass that checkpoint') from None
+        raise
     return model.eval()
 
 
@@ -81,26 +86,41 @@ def find_benchmarks(data_root: str, sets: Sequence[str] = SETS) -> Tuple[Dict[st
 
 
 @torch.no_grad()
-def evaluate_samples(model: nn.Module, samples: Sequence[Tuple[str, int]], *, transform: Callable,
-                     device: torch.device, subset: Optional[str] = None, decode: str = 'cpu', batch_size: int = 256,
-                     num_workers: int = 8, crop_size: int = 224, resize: Optional[int] = 256,
-                     amp: bool = False) -> Dict[str, float]:
-    """Top-1 (and top-5 unless restricted to a 200-class ``subset``) accuracy in percent over ``samples``."""
+def predict_correct(model: nn.Module, samples: Sequence[Tuple[str, int]], *, transform: Callable,
+                    device: torch.device, subset: Optional[str] = None, decode: str = 'cpu', batch_size: int = 256,
+                    num_workers: int = 8, crop_size: int = 224, resize: Optional[int] = 256, amp: bool = False,
+                    log: Optional[Callable[[str], None]] = None,
+                    log_every_s: float = 60.0) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Per-sample top-1 and top-5 hits (bool ``[N]``; top-5 None when restricted to a 200-class ``subset``),
+    in one ordered pass, logging images/s every ``log_every_s`` seconds."""
     indices = subset_indices(subset) if subset else None
-    count, top1, top5 = 0, 0, 0
+    top1, top5 = [], []
+    start = last = time.perf_counter()
+    done = 0
     for images, labels in iterate_batches(samples, transform, decode=decode, device=device, batch_size=batch_size,
                                           num_workers=num_workers, crop_size=crop_size, resize=resize):
         with torch.autocast(device.type, enabled=amp and device.type == 'cuda'):
             logits = model(images).float()
         if indices is not None:
-            top1 += int((restricted_prediction(logits, indices) == labels).sum())
+            top1.append((restricted_prediction(logits, indices) == labels).cpu())
         else:
-            correct = topk_correct(logits, labels, (1, 5))
-            top1, top5 = top1 + correct[1], top5 + correct[5]
-        count += len(labels)
-    result = dict(images=count, top1=100.0 * top1 / count)
-    if indices is None:
-        result['top5'] = 100.0 * top5 / count
+            hits = logits.topk(min(5, logits.shape[-1]), dim=-1).indices == labels[:, None]
+            top1.append(hits[:, 0].cpu())
+            top5.append(hits.any(dim=1).cpu())
+        done += len(labels)
+        now = time.perf_counter()
+        if log is not None and now - last > log_every_s:
+            last = now
+            log(f'  {done}/{len(samples)} images, {done / (now - start):.0f} images/s')
+    return torch.cat(top1), (torch.cat(top5) if top5 else None)
+
+
+def evaluate_samples(model: nn.Module, samples: Sequence[Tuple[str, int]], **options) -> Dict[str, float]:
+    """Top-1 (and top-5 unless restricted to a 200-class ``subset``) accuracy in percent over ``samples``."""
+    top1, top5 = predict_correct(model, samples, **options)
+    result = dict(images=len(top1), top1=100.0 * top1.double().mean().item())
+    if top5 is not None:
+        result['top5'] = 100.0 * top5.double().mean().item()
     return result
 
 
@@ -145,22 +165,25 @@ def run_benchmarks(model: nn.Module, data_root: str, *, sets: Sequence[str] = SE
         samples = scan_wnid_folder(folder, subset_wnids(subset) if subset else None)
         log(f'[{name}] {len(samples)} images from {folder}')
         results[name] = evaluate_samples(model, samples, transform=transform, subset=subset, resize=resize,
-                                         **options)
+                                         log=log, **options)
         log(f'[{name}] top-1 {results[name]["top1"]:.2f} ({time.perf_counter() - start:.0f} s)')
     if 'imagenet-c' in found:
         clean_error = 1 - results['imagenet']['top1'] / 100 if 'imagenet' in results else None
         errors: Dict[str, Dict[int, float]] = {}
         folders = imagenet_c_folders(found['imagenet-c'])
-        total = sum(len(by_s) for by_s in folders.values())
-        done = 0
-        for corruption, by_severity in folders.items():
-            for severity, folder in by_severity.items():
-                samples = scan_wnid_folder(folder)
-                accuracy = evaluate_samples(model, samples, transform=c_transform, resize=c_resize, **options)
-                errors.setdefault(corruption, {})[severity] = 1 - accuracy['top1'] / 100
-                done += 1
-                log(f'[imagenet-c {done}/{total}] {corruption}/{severity}: error '
-                    f'{100 * errors[corruption][severity]:.2f} on {accuracy["images"]} images')
+        groups = [(c, s, scan_wnid_folder(folder)) for c, by_s in folders.items() for s, folder in by_s.items()]
+        samples = [sample for _, _, group in groups for sample in group]
+        log(f'[imagenet-c] {len(groups)} corruption/severity folders, {len(samples)} images, one pass')
+        start = time.perf_counter()
+        top1, _ = predict_correct(model, samples, transform=c_transform, resize=c_resize, log=log, **options)
+        offset = 0
+        for corruption, severity, group in groups:
+            hits = top1[offset:offset + len(group)]
+            offset += len(group)
+            errors.setdefault(corruption, {})[severity] = 1 - hits.double().mean().item()
+            log(f'[imagenet-c] {corruption}/{severity}: error {100 * errors[corruption][severity]:.2f} '
+                f'on {len(group)} images')
+        log(f'[imagenet-c] {len(samples)} images in {time.perf_counter() - start:.0f} s')
         results['imagenet-c'] = summarize_imagenet_c(errors, clean_error)
         missing_c = [c for c in CORRUPTIONS if c not in folders]
         if missing_c:
@@ -208,4 +231,4 @@ def results_markdown(results: dict) -> str:
 
 
 __all__ = ['SETS', 'build_classifier', 'find_benchmarks', 'evaluate_samples', 'imagenet_c_folders',
-           'run_benchmarks', 'results_markdown']
+           'predict_correct', 'run_benchmarks', 'results_markdown']

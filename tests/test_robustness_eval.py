@@ -115,3 +115,18 @@ def test_bad_inputs_get_one_line_errors(tmp_path, capsys):
     torch.save({'model': {}}, checkpoint)
     assert eval_robustness.main([str(checkpoint), '--data-root', str(tmp_path / 'x'), '--out', str(tmp_path)]) == 2
     assert 'data root' in capsys.readouterr().err
+
+
+def test_timm_layout_finetuned_checkpoint_loads_strictly(tmp_path):
+    from siameseim.checkpoint import CheckpointError
+    from siameseim.models import ViT
+    torch.manual_seed(0)
+    source = ViT(arch='tiny', global_pool='avg', final_norm=False, num_classes=1000, head_init_std=0.02).eval()
+    torch.save({'model': source.state_dict()}, tmp_path / 'ft.pth')
+    model = build_classifier(str(tmp_path / 'ft.pth'), arch='vit-t')
+    images = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(model(images), source(images), atol=1e-5)
+    without_head = {k: v for k, v in source.state_dict().items() if not k.startswith('head.')}
+    torch.save({'model': without_head}, tmp_path / 'pretrain.pth')
+    with pytest.raises(CheckpointError, match='has no 1000-way classifier head: .* fine-tune first'):
+        build_classifier(str(tmp_path / 'pretrain.pth'), arch='vit-t')
