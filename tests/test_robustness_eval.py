@@ -130,3 +130,22 @@ def test_timm_layout_finetuned_checkpoint_loads_strictly(tmp_path):
     torch.save({'model': without_head}, tmp_path / 'pretrain.pth')
     with pytest.raises(CheckpointError, match='has no 1000-way classifier head: .* fine-tune first'):
         build_classifier(str(tmp_path / 'pretrain.pth'), arch='vit-t')
+
+
+@pytest.mark.slow
+def test_a_and_r_ignore_logits_outside_their_200_classes(toy, tmp_path):
+    data, checkpoint = toy
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    state['state_dict']['backbone.head.bias'][0] += 1000.0   # class 0 (tench) is in neither A nor R
+    biased = tmp_path / 'biased.pth'
+    torch.save(state, biased)
+    out = tmp_path / 'out'
+    assert eval_robustness.main([str(biased), '--config', FT_CONFIG, '--data-root', data, '--out', str(out),
+                                 '--input-size', '32', '--workers', '0', '--device', 'cpu',
+                                 '--sets', 'imagenet-a', 'imagenet-r', 'sketch']) == 0
+    results = json.loads((out / 'results.json').read_text())
+    assert results['sketch']['top1'] == 0.0                  # 1000-way: everything is predicted as class 0
+    model = build_classifier(checkpoint, FT_CONFIG)
+    for name, subset in (('imagenet-a', 'a'), ('imagenet-r', 'r')):
+        expected = reference_top1(model, osp.join(data, name), subset)
+        assert expected > 0 and results[name]['top1'] == pytest.approx(expected)
