@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from siameseim.checkpoint import CheckpointError, load_pretrained
 from siameseim.models import ViT
 
+from .cli import error_line
 from .datasets import CorruptImageError, scan_wnid_folder
 from .labels import imagenet_1k_index
 from .loading import iterate_batches
@@ -157,7 +158,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                num_workers=args.workers, crop_size=args.input_size,
                                resize=round(args.input_size * 256 / 224))
     except (CheckpointError, CorruptImageError, FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'error: {error_line(err)}', file=sys.stderr)
         return 1
     print(f'1% few-shot top-1: {result["top1"]:.2f} ({result["train_images"]} train / {result["val_images"]} val '
           f'images, lambd {lambd}, {result["solver"]})')

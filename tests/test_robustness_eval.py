@@ -149,3 +149,17 @@ def test_a_and_r_ignore_logits_outside_their_200_classes(toy, tmp_path):
     for name, subset in (('imagenet-a', 'a'), ('imagenet-r', 'r')):
         expected = reference_top1(model, osp.join(data, name), subset)
         assert expected > 0 and results[name]['top1'] == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_corrupt_image_in_a_worker_is_one_clear_line(toy, tmp_path, capsys):
+    data, checkpoint = toy
+    root = tmp_path / 'data'
+    folder = root / 'sketch' / 'n01440764'
+    folder.mkdir(parents=True)
+    (folder / 'broken.JPEG').write_bytes(b'\xff\xd8\xff\xe0 truncated')
+    assert eval_robustness.main([checkpoint, '--config', FT_CONFIG, '--data-root', str(root), '--out',
+                                 str(tmp_path / 'out'), '--input-size', '32', '--workers', '1', '--device', 'cpu']) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith('error: cannot decode image ') and 'broken.JPEG' in err and 're-download' in err

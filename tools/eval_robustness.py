@@ -17,6 +17,7 @@ from typing import List, Optional
 import torch
 
 import siameseim  # noqa: F401  (compatibility fixes)
+from robustness.cli import error_line
 from robustness.datasets import CorruptImageError
 from robustness.evaluate import SETS, build_classifier, results_markdown, run_benchmarks
 from siameseim.checkpoint import CheckpointError
@@ -63,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  resize=resize, imagenet_c_resize=args.imagenet_c_resize, amp=args.amp,
                                  log=lambda line: print(line, flush=True))
     except (CheckpointError, CorruptImageError, FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'error: {error_line(err)}', file=sys.stderr)
         return 1
     results['checkpoint'] = os.path.abspath(args.checkpoint)
     os.makedirs(args.out, exist_ok=True)

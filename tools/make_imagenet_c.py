@@ -15,6 +15,7 @@ import sys
 import time
 from typing import List, Optional
 
+from robustness.cli import error_line
 from robustness.datasets import CorruptImageError
 from robustness.imagenet_c import corrupt_folder
 from robustness.metrics.mce import CORRUPTIONS, SEVERITIES
@@ -49,7 +50,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         written = corrupt_folder(args.src, args.dst, args.corruptions, args.severities, seed=args.seed,
                                  workers=args.workers, frost_textures=args.frost_textures, progress=progress)
     except (CorruptImageError, FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'error: {error_line(err)}', file=sys.stderr)
         return 1
     print(f'wrote {written} images under {args.dst}')
     return 0
