@@ -1,0 +1,4 @@
+"""Evaluation metrics of the detection task (COCO uses mmdet's ``CocoMetric`` directly)."""
+from .lvis_metric import LVISEvalMetric
+
+__all__ = ['LVISEvalMetric']
