@@ -5,8 +5,8 @@ optional GPU JPEG path.
   processes, pinned batches copied to the device asynchronously.
 * GPU path (``decode='gpu'``): workers only read file bytes (:class:`EncodedImageFolder`);
   ``torchvision.io.decode_jpeg(..., device='cuda')`` decodes the whole batch on the GPU (nvJPEG), and the
-  resize / crop / normalise run there too (:class:`GpuEvalTransform`). Non-JPEG files fall back to a CPU
-  decode of that image.
+  resize / crop / normalise run there too (:class:`GpuEvalTransform`). Non-JPEG files, and batches nvJPEG
+  rejects, fall back to a CPU decode of each image.
 """
 from typing import Iterator, List, Optional, Sequence, Tuple
 
@@ -69,23 +69,30 @@ class GpuEvalTransform:
         return (batch - mean) / std
 
 
+def _cpu_decode(data: torch.Tensor, path: str, device: torch.device) -> torch.Tensor:
+    try:
+        return decode_image(data, mode=ImageReadMode.RGB).to(device)
+    except RuntimeError as err:
+        raise CorruptImageError(f'cannot decode image {path} ({err}): delete or re-download this file') from None
+
+
 def gpu_decode(data: List[torch.Tensor], paths: List[str], device: torch.device) -> List[torch.Tensor]:
-    """Decode a batch of encoded images on ``device`` (nvJPEG for JPEGs), as RGB uint8 ``[3,H,W]``."""
+    """Decode a batch of encoded images on ``device`` as RGB uint8 ``[3,H,W]``.
+
+    JPEGs go to nvJPEG in one batched call; other formats, and every image of a batch nvJPEG rejects (CMYK
+    JPEGs, for one), are decoded on the CPU one by one, so only a truly broken file stops the run.
+    """
     is_jpeg = [bool(len(d) > 2 and d[0] == 0xFF and d[1] == 0xD8) for d in data]
     images: List[Optional[torch.Tensor]] = [None] * len(data)
     jpeg_ids = [i for i, flag in enumerate(is_jpeg) if flag]
-    try:
-        if jpeg_ids:
+    if jpeg_ids:
+        try:
             decoded = decode_jpeg([data[i] for i in jpeg_ids], mode=ImageReadMode.RGB, device=device)
             for i, image in zip(jpeg_ids, decoded):
                 images[i] = image
-        for i, flag in enumerate(is_jpeg):
-            if not flag:
-                images[i] = decode_image(data[i], mode=ImageReadMode.RGB).to(device)
-    except RuntimeError as err:
-        raise CorruptImageError(f'cannot decode a batch containing {paths[0]} ... on {device} ({err}): '
-                                f'find the bad file with --decode cpu and delete or re-download it') from None
-    return images
+        except RuntimeError:
+            pass
+    return [image if image is not None else _cpu_decode(data[i], paths[i], device) for i, image in enumerate(images)]
 
 
 def make_loader(dataset: Dataset, batch_size: int, num_workers: int, pin_memory: bool,

@@ -1,5 +1,6 @@
 """Wnid ImageFolder datasets and transforms: 1k labels from folder names, clear errors for bad inputs."""
 import os
+import random
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ from PIL import Image
 
 from robustness.datasets import CorruptImageError, WnidImageFolder, scan_wnid_folder
 from robustness.labels import imagenet_1k_index, subset_wnids
-from robustness.transforms import EvalTransform, FinetuneTrainTransform, LinearProbeTrainTransform
+from robustness.transforms import (EvalTransform, FinetuneTrainTransform, LinearProbeTrainTransform,
+                                   tf_random_resized_crop_box)
 
 
 def write(path, size=(40, 30), mode='RGB'):
@@ -78,3 +80,14 @@ def test_transforms_shapes_and_eval_geometry():
     mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
     std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
     assert torch.allclose(crop_only, (raw - mean) / std, atol=1e-5)
+
+
+def test_tf_style_crop_is_one_clamped_draw():
+    random.seed(0)
+    areas = []
+    for _ in range(2000):
+        top, left, h, w = tf_random_resized_crop_box(400, 300)
+        assert 0 <= top <= 300 - h and 0 <= left <= 400 - w and 1 <= h <= 300 and 1 <= w <= 400
+        areas.append(h * w / (400 * 300))
+    # No retries: small crops are as frequent as the area law says (~ U(0.08, 1) before clamping).
+    assert 0.05 < min(areas) < 0.1 and abs(sum(a < 0.3 for a in areas) / 2000 - 0.22 / 0.92) < 0.04

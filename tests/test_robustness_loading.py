@@ -49,9 +49,21 @@ def test_gpu_decode_requires_cuda_and_reports_bad_files(jpegs, tmp_path):
         next(iterate_batches(jpegs, None, decode='gpu', device=torch.device('cpu'), batch_size=2, num_workers=0))
     bad = tmp_path / 'bad.JPEG'
     bad.write_bytes(b'\xff\xd8\xff\xe0garbage')
-    with pytest.raises(CorruptImageError, match='--decode cpu'):
-        gpu_decode([torch.frombuffer(bytearray(bad.read_bytes()), dtype=torch.uint8)], [str(bad)],
-                   torch.device('cpu'))
+    data, _, paths = collate_encoded([EncodedImageFolder(jpegs[:2] + [(str(bad), 0)])[i] for i in range(3)])
+    with pytest.raises(CorruptImageError, match=r'cannot decode image .*bad.JPEG .*re-download'):
+        gpu_decode(data, paths, torch.device('cpu'))
+
+
+def test_batches_the_batched_decoder_rejects_fall_back_per_image(jpegs, monkeypatch):
+    data, _, paths = collate_encoded([EncodedImageFolder(jpegs)[i] for i in range(len(jpegs))])
+    expected = gpu_decode(data, paths, torch.device('cpu'))
+
+    def reject(*args, **kwargs):
+        raise RuntimeError('nvjpeg: unsupported colour space')
+
+    monkeypatch.setattr('robustness.loading.decode_jpeg', reject)
+    fallback = gpu_decode(data, paths, torch.device('cpu'))
+    assert all(torch.equal(a, b) for a, b in zip(expected, fallback))
 
 
 def test_benchmark_prints_both_paths(capsys):
