@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from siameseim.checkpoint import CheckpointError, load_pretrained
 from siameseim.models import ViT
+from siameseim.models.vit import resolve_arch
 
 from .cli import error_line
 from .datasets import CorruptImageError, scan_wnid_folder
@@ -34,7 +35,12 @@ from .loading import iterate_batches
 from .transforms import EvalTransform
 
 SUBSET_NAME = re.compile(r'^(n\d{8})_\d+\.JPEG$')
-DEFAULT_LAMBD = {'vit-b': 0.1, 'vit-l': 0.01}
+DEFAULT_LAMBD = {768: 0.1, 1024: 0.01}  # by width: ViT-B, ViT-L (method.md §5.3); others use 0.1
+
+
+def default_lambd(arch: str) -> float:
+    """The spec's regularisation for ``arch`` (any alias ``resolve_arch`` accepts)."""
+    return DEFAULT_LAMBD.get(resolve_arch(arch)['embed_dim'], 0.1)
 
 
 def load_subset_file(path: str) -> List[str]:
@@ -149,8 +155,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--input-size', type=int, default=224)
     parser.add_argument('--out', help='write few_shot.json here')
     args = parser.parse_args(argv)
-    lambd = args.lambd if args.lambd is not None else DEFAULT_LAMBD.get(args.arch.lower(), 0.1)
     try:
+        lambd = args.lambd if args.lambd is not None else default_lambd(args.arch)
         train = subset_samples(os.path.join(args.data_root, 'train'), load_subset_file(args.subset_file))
         val = scan_wnid_folder(os.path.join(args.data_root, 'val'))
         model = build_feature_model(args.checkpoint, args.arch)

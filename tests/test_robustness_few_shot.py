@@ -37,6 +37,11 @@ def test_solver_reaches_the_optimum_of_the_spec_objective():
     assert few_shot.accuracy(weight, x, labels) == 100.0
 
 
+def test_default_lambd_follows_the_spec():
+    assert few_shot.default_lambd('vit-b') == 0.1 and few_shot.default_lambd('ViT-L/16') == 0.01
+    assert few_shot.default_lambd('base') == 0.1 and few_shot.default_lambd('large') == 0.01
+
+
 def test_subset_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match='1percent.txt and pass it with --subset-file'):
         load_subset_file(str(tmp_path / 'missing.txt'))
