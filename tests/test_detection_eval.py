@@ -1,0 +1,143 @@
+"""COCO (mmdet CocoMetric) and LVIS (LVISEvalMetric) evaluation: AP 1 for perfect predictions, and the same
+numbers as pycocotools / the lvis API called directly on the same predictions."""
+import copy
+import os.path as osp
+
+import numpy as np
+import pycocotools.mask as mask_util
+import pytest
+import torch
+from lvis import LVIS, LVISEval, LVISResults
+from mmengine.registry import DefaultScope
+from mmdet.evaluation import CocoMetric
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+import detection  # noqa: F401
+from detection.metrics import LVISEvalMetric
+from detection.toy import COCO_CATEGORIES, LVIS_CATEGORIES, make_toy_coco, make_toy_lvis
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
+
+
+def predictions(api, cat_ids, perfect, seed=0):
+    """One mmdet data sample per image: GT boxes/masks (perfect) or jittered ones plus a false positive."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for image_id in sorted(api.getImgIds() if hasattr(api, 'getImgIds') else api.get_img_ids()):
+        anns = api.loadAnns(api.getAnnIds(imgIds=[image_id])) if hasattr(api, 'getAnnIds') else \
+            api.load_anns(api.get_ann_ids(img_ids=[image_id]))
+        image = (api.loadImgs if hasattr(api, 'loadImgs') else api.load_imgs)([image_id])[0]
+        boxes, labels, masks = [], [], []
+        for ann in anns:
+            x, y, w, h = ann['bbox']
+            mask = api.annToMask(ann) if hasattr(api, 'annToMask') else api.ann_to_mask(ann)
+            if not perfect:
+                dx, dy = rng.integers(-3, 4, size=2)
+                x, y = x + dx, y + dy
+                mask = np.roll(mask, (dy, dx), axis=(0, 1))
+            boxes.append([x, y, x + w, y + h])
+            labels.append(cat_ids.index(ann['category_id']))
+            masks.append(mask.astype(bool))
+        if not perfect:
+            boxes.append([0, 0, 20, 20])
+            labels.append(0)
+            masks.append(np.zeros((image['height'], image['width']), bool))
+            masks[-1][:20, :20] = True
+        scores = np.ones(len(boxes)) if perfect else rng.uniform(0.1, 1.0, len(boxes))
+        pred = dict(bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4), scores=torch.tensor(scores),
+                    labels=torch.tensor(labels, dtype=torch.long), masks=torch.from_numpy(np.stack(masks)))
+        samples.append(dict(img_id=image_id, ori_shape=(image['height'], image['width']), pred_instances=pred))
+    return samples
+
+
+def as_results(samples, cat_ids):
+    bbox, segm = [], []
+    for sample in samples:
+        pred = sample['pred_instances']
+        for box, score, label, mask in zip(pred['bboxes'].tolist(), pred['scores'].tolist(), pred['labels'].tolist(),
+                                           pred['masks'].numpy()):
+            common = dict(image_id=sample['img_id'], category_id=cat_ids[label], score=score)
+            bbox.append(dict(common, bbox=[box[0], box[1], box[2] - box[0], box[3] - box[1]]))
+            rle = mask_util.encode(np.asfortranarray(mask[:, :, None].astype(np.uint8)))[0]
+            rle['counts'] = rle['counts'].decode()
+            segm.append(dict(common, segmentation=rle))
+    return bbox, segm
+
+
+@pytest.fixture(scope='module')
+def coco_root(tmp_path_factory):
+    return make_toy_coco(str(tmp_path_factory.mktemp('data')))
+
+
+@pytest.fixture(scope='module')
+def lvis_root(tmp_path_factory):
+    return make_toy_lvis(str(tmp_path_factory.mktemp('data')))
+
+
+def run_coco_metric(ann_file, samples):
+    metric = CocoMetric(ann_file=ann_file, metric=['bbox', 'segm'])
+    metric.dataset_meta = dict(classes=[c['name'] for c in COCO_CATEGORIES])
+    metric.process({}, samples)
+    return metric.evaluate(len(samples))
+
+
+@pytest.mark.parametrize('perfect', [True, False])
+def test_coco_metric_matches_pycocotools(coco_root, perfect):
+    ann_file = osp.join(coco_root, 'annotations/instances_val2017.json')
+    gt = COCO(ann_file)
+    cat_ids = [c['id'] for c in COCO_CATEGORIES]
+    samples = predictions(gt, cat_ids, perfect)
+    metrics = run_coco_metric(ann_file, samples)
+    for iou_type, results in zip(('bbox', 'segm'), as_results(samples, cat_ids)):
+        evaluator = COCOeval(gt, gt.loadRes(results), iou_type)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+        assert metrics[f'coco/{iou_type}_mAP'] == pytest.approx(round(evaluator.stats[0], 3), abs=1e-3)
+        if perfect:
+            assert metrics[f'coco/{iou_type}_mAP'] == 1.0
+        else:
+            assert 0 < metrics[f'coco/{iou_type}_mAP'] < 1
+
+
+def run_lvis_metric(ann_file, samples):
+    metric = LVISEvalMetric(ann_file=ann_file)
+    metric.dataset_meta = dict(classes=[c['name'] for c in LVIS_CATEGORIES])
+    metric.process({}, samples)
+    return metric.evaluate(len(samples))
+
+
+@pytest.mark.parametrize('perfect', [True, False])
+def test_lvis_metric_matches_lvis_api(lvis_root, perfect):
+    ann_file = osp.join(lvis_root, 'annotations/lvis_v1_val.json')
+    gt = LVIS(ann_file)
+    cat_ids = gt.get_cat_ids()
+    samples = predictions(gt, cat_ids, perfect)
+    metrics = run_lvis_metric(ann_file, samples)
+    for iou_type, results in zip(('bbox', 'segm'), as_results(samples, cat_ids)):
+        evaluator = LVISEval(gt, LVISResults(gt, copy.deepcopy(results), max_dets=300), iou_type)
+        evaluator.run()
+        expected = evaluator.get_results()
+        for key in ('AP', 'AP50', 'AP75', 'APr', 'APc', 'APf'):
+            assert metrics[f'lvis/{iou_type}_{key}'] == pytest.approx(expected[key], abs=1e-9), key
+        assert metrics[f'lvis/{iou_type}_APr'] == -1  # the rare class has no val ground truth
+        if perfect:
+            assert metrics[f'lvis/{iou_type}_AP'] == 1.0
+            assert metrics[f'lvis/{iou_type}_APc'] == metrics[f'lvis/{iou_type}_APf'] == 1.0
+        else:
+            assert 0 < metrics[f'lvis/{iou_type}_AP'] < 1
+
+
+def test_lvis_metric_caps_detections_per_image(lvis_root):
+    ann_file = osp.join(lvis_root, 'annotations/lvis_v1_val.json')
+    metric = LVISEvalMetric(ann_file=ann_file, max_dets=2)
+    sample = predictions(LVIS(ann_file), LVIS(ann_file).get_cat_ids(), perfect=False)[0]
+    metric.process({}, [sample])
+    image_id, bbox, segm = metric.results[0]
+    kept = sorted(sample['pred_instances']['scores'].tolist(), reverse=True)[:2]
+    assert [det['score'] for det in bbox] == kept and len(segm) == 2 and 'bbox' not in segm[0]
