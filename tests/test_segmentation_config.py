@@ -121,3 +121,25 @@ def test_layer_decay_and_weight_decay_follow_mmseg():
     for name in ('backbone.blocks.3.ls1.gamma', 'backbone.blocks.3.attn.qkv.bias', 'backbone.blocks.3.norm1.weight',
                  'decode_head.bottleneck.bn.weight'):
         assert decay[name] == 0.0, name
+
+
+def test_pretrained_checkpoint_loads_into_the_segmentation_backbone(tmp_path):
+    from siameseim.models import ViT
+    source = ViT(arch=None, embed_dim=32, depth=4, num_heads=2, img_size=32, pos_embed='learned')
+    with torch.no_grad():
+        for param in source.parameters():
+            param.normal_()
+    path = str(tmp_path / 'mae_tiny.pth')
+    torch.save(dict(model=source.state_dict()), path)
+    cfg = tiny_model_cfg()
+    cfg.backbone.pretrained = path
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg)
+    model.init_weights()
+    backbone = model.backbone
+    torch.testing.assert_close(backbone.blocks[2].attn.qkv.weight, source.blocks[2].attn.qkv.weight)
+    torch.testing.assert_close(backbone.cls_token, source.cls_token)
+    assert backbone.pos_embed.shape == (1, 17, 32)  # 2x2 checkpoint grid resized to the 4x4 crop grid
+    torch.testing.assert_close(backbone.pos_embed[:, :1], source.pos_embed[:, :1])
+    assert torch.count_nonzero(backbone.blocks[0].attn.relative_position_bias_table) == 0
+    assert torch.equal(backbone.blocks[0].ls1.gamma, torch.ones(32))
