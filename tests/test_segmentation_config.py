@@ -6,9 +6,12 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 import segmentation  # noqa: F401  (registers into mmseg)
+from siameseim.models import ViT
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'segmentation', 'configs')
@@ -84,8 +87,6 @@ def test_scaled_down_vit_b_config_builds_and_trains_one_step():
     wrapper_cfg.pop('loss_scale')
     wrapper = build_optim_wrapper(model, wrapper_cfg)
     inputs = torch.randn(2, 3, 64, 64)
-    from mmseg.structures import SegDataSample
-    from mmengine.structures import PixelData
     samples = []
     for _ in range(2):
         sample = SegDataSample(metainfo=dict(img_shape=(64, 64), pad_shape=(64, 64)))
@@ -124,7 +125,6 @@ def test_layer_decay_and_weight_decay_follow_mmseg():
 
 
 def test_pretrained_checkpoint_loads_into_the_segmentation_backbone(tmp_path):
-    from siameseim.models import ViT
     source = ViT(arch=None, embed_dim=32, depth=4, num_heads=2, img_size=32, pos_embed='learned')
     with torch.no_grad():
         for param in source.parameters():

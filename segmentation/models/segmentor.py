@@ -8,7 +8,6 @@ sliding crop matches the backbone's ``img_size``.
 """
 from typing import List, Tuple
 
-import torch
 import torch.nn.functional as F
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
