@@ -61,13 +61,13 @@ def build_classifier(checkpoint: str, config: Optional[str] = None, arch: str = 
         raise CheckpointError(f'{checkpoint}: keys do not match the linear-probe model of {config}: pass the '
                               f'config the checkpoint was trained with')
     try:
-        load_pretrained(model.backbone, checkpoint, keep_head=True, strict=True, trust_pickle=trust_pickle)
+        load_pretrained(model.backbone, loaded, keep_head=True, strict=True)
     except CheckpointError as err:
         if 'head.weight' in str(err):
             raise CheckpointError(f'{checkpoint} has no 1000-way classifier head: robustness is measured with the '
                                   f'ImageNet fine-tuned classifier; fine-tune first (robustness/configs/'
                                   f'vit-b_ft-100e_in1k.py) and pass that checkpoint') from None
-        raise
+        raise CheckpointError(f'{checkpoint}: {err}') from None
     return model.eval()
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
-from .datasets.wnid_folder import CorruptImageError
+from .datasets.wnid_folder import CorruptImageError, WnidImageFolder
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
 DECODES = ('cpu', 'gpu')
@@ -118,7 +118,6 @@ def iterate_batches(samples: Sequence[Tuple[str, int]], transform, *, decode: st
         for data, labels, paths in loader:
             yield gpu_transform(gpu_decode(data, paths, device)), labels.to(device)
         return
-    from .datasets import WnidImageFolder
     dataset = WnidImageFolder(root='', transform=transform, samples=list(samples))
     for batch in make_loader(dataset, batch_size, num_workers, pin):
         yield batch['inputs'].to(device, non_blocking=pin), batch['label'].to(device, non_blocking=pin)
