@@ -1,0 +1,67 @@
+"""The comparison table: exact Markdown and CSV from fixture results, deltas, charts."""
+import pytest
+
+from siameseim.suite import PAPER_ROWS, to_csv, to_markdown
+from siameseim.suite.charts import plot_results
+
+RESULTS = {
+    'checkpoints': {
+        'mine': {
+            'tasks': {
+                'finetune': {'metrics': {'top1': 84.5}},
+                'coco': {'metrics': {'bbox_AP': 52.0, 'segm_AP': 46.04}},
+                'robustness': {'metrics': {'imagenet_a_top1': 40.0, 'one_minus_mce': 56.25}},
+            }
+        },
+        'mae-repro': {
+            'tasks': {
+                'finetune': {'metrics': {'top1': 83.5}},
+                'coco': {'metrics': {'bbox_AP': 51.0}},
+            }
+        },
+    }
+}
+
+EXPECTED_MARKDOWN = """\
+| model | FT | LIN | 1% | COCO AP^box | COCO AP^mask | ADE20k mIoU | LVIS AP^box | LVIS AP^box_r | LVIS AP^mask | LVIS AP^mask_r | IN-A | IN-R | IN-Sketch | 1 − mCE |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| mine | 84.5 (+1.0) | – | – | 52.0 (+1.0) | 46.0 | – | – | – | – | – | 40.0 | – | – | 56.2 |
+| mae-repro | 83.5 | – | – | 51.0 | – | – | – | – | – | – | – | – | – | – |
+
+Differences in parentheses are against mae-repro.
+"""
+
+EXPECTED_CSV = """\
+name,source,FT,LIN,1%,COCO AP^box,COCO AP^mask,ADE20k mIoU,LVIS AP^box,LVIS AP^box_r,LVIS AP^mask,LVIS AP^mask_r,IN-A,IN-R,IN-Sketch,1 − mCE
+mine,measured,84.5,,,52.0,46.04,,,,,,40.0,,,56.25
+mae-repro,measured,83.5,,,51.0,,,,,,,,,,
+"""
+
+
+def test_markdown_is_exact_with_deltas_against_a_measured_baseline():
+    assert to_markdown(RESULTS, baseline='mae-repro', include_paper=False) == EXPECTED_MARKDOWN
+
+
+def test_csv_is_exact():
+    assert to_csv(RESULTS, include_paper=False) == EXPECTED_CSV
+
+
+def test_paper_rows_come_first_and_serve_as_baseline():
+    markdown = to_markdown(RESULTS, baseline='MAE')
+    lines = markdown.splitlines()
+    assert lines[2].startswith('| MoCo-v3 (paper) | 83.0 | 76.7 | 63.4 | 47.9 | 42.7 | 47.3 |')
+    assert lines[4].startswith('| SiameseIM (paper) | 84.1 | 78.0 | 65.1 | 52.1 | 46.2 | 51.1 | 40.5 | 30.9 |')
+    assert lines[5].startswith('| mine | 84.5 (+0.9) | – | – | 52.0 (+0.4) | 46.0 (+0.1) |')
+    assert lines[-1] == 'Differences in parentheses are against MAE (paper).'
+    assert PAPER_ROWS['SiameseIM']['1 − mCE'] == 57.1
+
+
+def test_unknown_baseline_names_the_choices():
+    with pytest.raises(ValueError, match="baseline 'BEiT' is not a row of the table: choose one of .*mine"):
+        to_markdown(RESULTS, baseline='BEiT')
+
+
+def test_chart_has_a_panel_per_column_with_values(tmp_path):
+    path = plot_results(RESULTS, str(tmp_path))
+    assert path.endswith('results.png') and (tmp_path / 'results.png').stat().st_size > 10_000
+    assert plot_results({'checkpoints': {}}, str(tmp_path), include_paper=False) is None
