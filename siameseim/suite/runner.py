@@ -1,0 +1,132 @@
+"""Run a list of tasks for several checkpoints, resumably, collecting metrics into ``results.json``.
+
+Every (checkpoint, task) pair gets its own work dir ``<out>/<checkpoint>/<task>/``. The results file is
+rewritten atomically after each pair, so an interrupted suite continues where it stopped: finished pairs
+are not run again, pairs whose data was missing are checked again.
+"""
+import json
+import os
+import os.path as osp
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+RESULTS_FILE = 'results.json'
+
+
+@dataclass
+class SuiteCheckpoint:
+    """A checkpoint to benchmark: its display name, its file (None: random initialisation) and arch."""
+    name: str
+    path: Optional[str]
+    arch: str = 'vit-b'
+
+
+@dataclass
+class SuiteContext:
+    """What every task needs to know besides the checkpoint."""
+    out_dir: str
+    data_root: str
+    profile: str = 'full'
+    launcher: str = 'none'
+    gpus: int = 1
+    partition: Optional[str] = None
+    log: Callable[[str], None] = print
+    extra: Dict[str, object] = field(default_factory=dict)
+
+
+class Task:
+    """One benchmark task. Subclasses name their data and produce metrics in percent."""
+
+    name: str = ''
+    requires: Sequence[str] = ()
+
+    def missing_data(self, ctx: SuiteContext) -> Optional[str]:
+        """A one-line reason when the task's data is absent, else None."""
+        return None
+
+    def run(self, checkpoint: SuiteCheckpoint, work_dir: str, ctx: SuiteContext,
+            previous: Mapping[str, dict]) -> Dict[str, float]:
+        """Run the task and return its metrics; ``previous`` holds this checkpoint's finished tasks."""
+        raise NotImplementedError
+
+
+def load_results(out_dir: str) -> dict:
+    path = osp.join(out_dir, RESULTS_FILE)
+    if not osp.isfile(path):
+        return {'checkpoints': {}}
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f'{path} is not valid JSON ({err}): move it away to start the suite over') from err
+
+
+def save_results(out_dir: str, results: Mapping) -> str:
+    """Write ``results.json`` atomically (temp file + rename), so an interrupt never leaves half a file."""
+    path = osp.join(out_dir, RESULTS_FILE)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+    return path
+
+
+def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx: SuiteContext) -> dict:
+    """Run every task for every checkpoint, skipping finished pairs; returns the results."""
+    os.makedirs(ctx.out_dir, exist_ok=True)
+    results = load_results(ctx.out_dir)
+    total = len(checkpoints) * len(tasks)
+    done_before = 0
+    for index, (checkpoint, task) in enumerate(((c, t) for c in checkpoints for t in tasks), start=1):
+        entry = results['checkpoints'].setdefault(checkpoint.name, {'tasks': {}})
+        entry.update(path=checkpoint.path, arch=checkpoint.arch)
+        state = entry['tasks'].get(task.name, {})
+        prefix = f'[suite {index}/{total}] {checkpoint.name} / {task.name}'
+        if state.get('status') == 'done':
+            done_before += 1
+            ctx.log(f'{prefix}: done in an earlier run, kept')
+            continue
+        finished = {name: value for name, value in entry['tasks'].items() if value.get('status') == 'done'}
+        unmet = [name for name in task.requires if name not in finished]
+        reason = task.missing_data(ctx) or (
+            f'needs the {", ".join(unmet)} task(s) first' if unmet else None)
+        if reason:
+            ctx.log(f'{prefix}: skipped: {reason}')
+            entry['tasks'][task.name] = {'status': 'skipped', 'reason': reason}
+            save_results(ctx.out_dir, results)
+            continue
+        work_dir = osp.join(ctx.out_dir, checkpoint.name, task.name)
+        os.makedirs(work_dir, exist_ok=True)
+        ctx.log(f'{prefix}: running in {work_dir}')
+        start = time.time()
+        metrics = task.run(checkpoint, work_dir, ctx, finished)
+        entry['tasks'][task.name] = {
+            'status': 'done',
+            'metrics': {key: float(value) for key, value in metrics.items()},
+            'work_dir': work_dir,
+            'seconds': round(time.time() - start, 1),
+        }
+        save_results(ctx.out_dir, results)
+        ctx.log(f'{prefix}: done in {time.time() - start:.0f} s: '
+                + ', '.join(f'{key} {value:.2f}' for key, value in metrics.items()))
+    if done_before:
+        ctx.log(f'[suite] {done_before} of {total} task runs were finished before and not repeated')
+    return results
+
+
+def parse_checkpoint_args(specs: Sequence[str], default_arch: str) -> List[SuiteCheckpoint]:
+    """``NAME=PATH`` (or a bare PATH, named after the file; ``NAME=random`` for random initialisation)."""
+    checkpoints = []
+    for spec in specs:
+        name, _, path = spec.rpartition('=')
+        name = name or osp.splitext(osp.basename(path))[0]
+        if path != 'random' and not osp.isfile(path):
+            raise FileNotFoundError(f'checkpoint {path} of {name!r} does not exist: pass NAME=PATH with an existing '
+                                    f'file, or NAME=random for a randomly initialised baseline')
+        checkpoints.append(SuiteCheckpoint(name, None if path == 'random' else path, default_arch))
+    names = [checkpoint.name for checkpoint in checkpoints]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f'checkpoint names must be unique, {", ".join(duplicates)} repeats: name them NAME=PATH')
+    return checkpoints
