@@ -1,0 +1,106 @@
+"""End to end on the toy data: tools/train.py and tools/test.py with the real configs scaled down, the fp16
+DDP compression hook, and the benchmark script's CPU smoke mode."""
+import json
+import math
+import os
+import os.path as osp
+import socket
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from torch.nn.parallel import DistributedDataParallel
+
+import detection  # noqa: F401
+from detection.hooks import Fp16CompressionHook
+from detection.toy import COCO_CATEGORIES, LVIS_CATEGORIES, make_toy_coco, make_toy_lvis, scale_down
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import benchmark_detection  # noqa: E402
+import test as test_tool  # noqa: E402
+import train as train_tool  # noqa: E402
+
+CONFIG_DIR = osp.join(REPO, 'detection', 'configs')
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
+
+
+def toy_config(tmp_path, name, lvis):
+    root = (make_toy_lvis if lvis else make_toy_coco)(str(tmp_path / 'data'))
+    cfg = scale_down(Config.fromfile(osp.join(CONFIG_DIR, name)), root, image_size=64, max_iters=2,
+                     categories=LVIS_CATEGORIES if lvis else COCO_CATEGORIES)
+    path = str(tmp_path / name)
+    cfg.dump(path)
+    return path
+
+
+def train_and_test(tmp_path, name, lvis):
+    config = toy_config(tmp_path, name, lvis)
+    work_dir = str(tmp_path / 'work')
+    assert train_tool.main([config, '--work-dir', work_dir]) == 0
+    log = [json.loads(line) for line in open(next(
+        osp.join(root, f) for root, _, files in os.walk(work_dir) for f in files if f.endswith('.json')))]
+    losses = [entry['loss'] for entry in log if 'loss' in entry]
+    assert len(losses) == 2 and all(math.isfinite(value) for value in losses)
+    out = str(tmp_path / 'metrics.json')
+    assert test_tool.main([config, osp.join(work_dir, 'iter_2.pth'), '--work-dir', work_dir, '--out', out]) == 0
+    return json.load(open(out))
+
+
+@pytest.mark.slow
+def test_coco_train_and_test_tools(tmp_path):
+    metrics = train_and_test(tmp_path, 'mask-rcnn_vit-b_lsj-100e_coco.py', lvis=False)
+    assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics)
+
+
+@pytest.mark.slow
+def test_lvis_train_and_test_tools(tmp_path):
+    metrics = train_and_test(tmp_path, 'mask-rcnn_vit-b_lsj-100e_lvis-v1.py', lvis=True)
+    assert {f'lvis/{t}_{k}' for t in ('bbox', 'segm') for k in ('AP', 'APr', 'APc', 'APf')} <= set(metrics)
+    assert metrics['lvis/bbox_APr'] == -1
+
+
+def test_fp16_compression_hook_rounds_ddp_gradients():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=0, world_size=1)
+    try:
+        layer = torch.nn.Linear(4, 1, bias=False)
+        model = DistributedDataParallel(layer)
+        hook = Fp16CompressionHook()
+        hook.before_train(SimpleNamespace(model=model))
+        hook.before_train(SimpleNamespace(model=model))  # registering twice would raise in DDP
+        x = torch.tensor([[1.0 + 2**-20, 3.0, 1e-3 + 1e-9, 7.0]])
+        model(x).sum().backward()
+        grad = layer.weight.grad
+        torch.testing.assert_close(grad, x.half().float(), rtol=0, atol=0)
+        assert not torch.equal(grad, x)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_fp16_compression_hook_without_ddp_is_a_no_op():
+    model = torch.nn.Linear(2, 2)
+    Fp16CompressionHook().before_train(SimpleNamespace(model=model))
+    assert not hasattr(model, '_fp16_compression')
+
+
+def test_benchmark_smoke_reports_both_paths(tmp_path, capsys):
+    out = str(tmp_path / 'bench.json')
+    assert benchmark_detection.main(['--device', 'cpu', '--tiny', '--batch-size', '1', '--iters', '1',
+                                     '--warmup', '0', '--json', out]) == 0
+    printed = capsys.readouterr().out
+    assert 'fast (sdpa' in printed and 'slow (eager, fp32)' in printed and 'speed-up' in printed
+    result = json.load(open(out))
+    assert result['fast']['img_per_s'] > 0 and result['slow']['img_per_s'] > 0
+    assert result['speedup'] == pytest.approx(result['fast']['img_per_s'] / result['slow']['img_per_s'])
