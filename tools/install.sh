@@ -73,7 +73,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-[[ -z "$WHEEL_DIR" || -d "$WHEEL_DIR" ]] || die "wheel directory '$WHEEL_DIR' does not exist: fix --wheel-dir or SIAMESEIM_WHEEL_DIR"
+[[ -z "$WHEEL_DIR" || -d "$WHEEL_DIR" ]] \
+    || die "wheel directory '$WHEEL_DIR' does not exist: fix --wheel-dir or SIAMESEIM_WHEEL_DIR"
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
     || die "'$PY' is not a Python >= 3.10: set PYTHON=/path/to/python3.11"
 
@@ -95,7 +96,8 @@ else
     TORCHVISION_VERSION="${TORCHVISION_VERSION:-0.29.1}"
     step 1 "torch: installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
     pip_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
-    TORCH="$(torch_version)" || die "torch $TORCH_VERSION with torchvision $TORCHVISION_VERSION does not import: choose a matching pair with TORCH_VERSION and TORCHVISION_VERSION"
+    TORCH="$(torch_version)" || die "torch $TORCH_VERSION with torchvision $TORCHVISION_VERSION does not import:" \
+        "set TORCH_VERSION and TORCHVISION_VERSION to a matching pair"
 fi
 TORCH_DIST="$("$PY" -c 'from importlib.metadata import version; print(version("torch"))')"
 TORCHVISION_DIST="$("$PY" -c 'from importlib.metadata import version; print(version("torchvision"))')"
@@ -144,15 +146,17 @@ cache_mmcv_wheel() {
 build_mmcv_wheel() {
     local jobs="${MAX_JOBS:-$(nproc)}" log="$MMCV_CACHE/mmcv-$MMCV_VERSION-build.log" src="$WORK/mmcv-$MMCV_VERSION"
     mkdir -p "$MMCV_CACHE"
-    echo "    building with $jobs jobs (about 15 minutes on 2 cores); log: $log"
-    "$PY" -m pip download --quiet --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$WORK" \
+    echo "    building with $jobs jobs (about 15 minutes on 2 idle cores); log: $log"
+    "$PY" -m pip download --quiet --no-cache-dir --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" \
+        -d "$WORK" \
         || die "could not download the mmcv $MMCV_VERSION source: check the network or pass --wheel-dir"
     tar -xzf "$WORK/mmcv-$MMCV_VERSION.tar.gz" -C "$WORK"
     # torch 2.14's headers need C++20; mmcv 2.1.0 asks for C++17.
     sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
     grep -q -- '-std=c++20' "$src/setup.py" || die "mmcv's setup.py has no -std=c++17 to raise: update tools/install.sh"
     # With build isolation, pip builds in an environment without torch and the ops silently vanish.
-    if ! MMCV_WITH_OPS=1 MAX_JOBS="$jobs" "$PY" -m pip wheel --no-deps --no-build-isolation \
+    # --no-cache-dir: the wheel is kept in this script's cache, keyed by torch version, not in pip's.
+    if ! MMCV_WITH_OPS=1 MAX_JOBS="$jobs" "$PY" -m pip wheel --no-cache-dir --no-deps --no-build-isolation \
         -w "$WORK/dist" "$src" > "$log" 2>&1; then
         tail -n 20 "$log" >&2
         die "the mmcv $MMCV_VERSION build failed (last lines above): fix the compiler error or pass --wheel-dir"
@@ -189,7 +193,8 @@ install_mmcv() {
     fi
     step 5 "mmcv $MMCV_VERSION: building from source for torch $TORCH"
     build_mmcv_wheel
-    install_mmcv_wheel "$BUILT_WHEEL" || die "the freshly built mmcv fails its check (line above): see $MMCV_CACHE/mmcv-$MMCV_VERSION-build.log"
+    install_mmcv_wheel "$BUILT_WHEEL" \
+        || die "the freshly built mmcv fails its check (line above): see $MMCV_CACHE/mmcv-$MMCV_VERSION-build.log"
 }
 install_mmcv
 
