@@ -296,3 +296,22 @@ def test_build_backbone_from_name_dict_and_downstream_registries():
 def test_init_cfg_pretrained_is_taken_as_the_checkpoint_path():
     model = ViT(**TINY, img_size=32, init_cfg=dict(type='Pretrained', checkpoint='weights.pth'))
     assert model.pretrained == 'weights.pth'
+
+
+def test_init_weights_loads_the_pretrained_checkpoint_strictly(tmp_path):
+    source = tiny_vit(img_size=64, pos_embed='learned')
+    path = tmp_path / 'deit.pth'
+    torch.save({'model': source.state_dict()}, path)
+    detector = tiny_vit(img_size=128, pretrain_img_size=64, cls_token=False, pos_embed='learned', window_size=4,
+                        global_attn_indexes=(3, ), use_rel_pos=True, final_norm=False, pretrained=str(path))
+    detector.init_weights()
+    assert torch.equal(detector.blocks[2].mlp.fc1.weight, source.blocks[2].mlp.fc1.weight)
+    assert torch.equal(detector.pos_embed, source.pos_embed[:, 1:])
+
+    state = source.state_dict()
+    del state['blocks.1.mlp.fc1.weight']
+    torch.save({'model': state}, path)
+    from siameseim import CheckpointError
+    with pytest.raises(CheckpointError, match='strict load failed: 1 unexpected missing keys .blocks.1.mlp.fc1.weight'):
+        tiny_vit(img_size=64, pos_embed='learned', pretrained=str(path)).init_weights()
+    tiny_vit(img_size=64, pos_embed='learned', pretrained=str(path), pretrained_strict=False).init_weights()

@@ -93,6 +93,8 @@ class ViT(BaseModule):
         attn_impl: ``'sdpa'`` (fused kernels) or ``'eager'`` (reference).
         norm_eps: LayerNorm epsilon (1e-6 throughout the paper's models).
         pretrained: checkpoint of any format :mod:`siameseim.checkpoint` knows, loaded by ``init_weights``.
+        pretrained_strict: fail when a backbone tensor is neither loaded nor expected to be missing (e.g.
+            zero-init relative positions), or a checkpoint tensor finds no slot; set False to load partially.
         init_cfg: mmengine style; ``dict(type='Pretrained', checkpoint=PATH)`` is the same as ``pretrained``.
     """
 
@@ -127,6 +129,7 @@ class ViT(BaseModule):
                  attn_impl: str = 'sdpa',
                  norm_eps: float = 1e-6,
                  pretrained: Optional[str] = None,
+                 pretrained_strict: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' and pretrained is None:
             pretrained, init_cfg = init_cfg.get('checkpoint'), None
@@ -163,6 +166,7 @@ class ViT(BaseModule):
         self.grad_checkpointing = grad_checkpointing
         self.frozen_stages = frozen_stages
         self.pretrained = pretrained
+        self.pretrained_strict = pretrained_strict
         self.head_init_std = head_init_std
         self.pos_embed_type = pos_embed
 
@@ -251,13 +255,13 @@ class ViT(BaseModule):
         return self
 
     def init_weights(self) -> None:
-        """Load ``pretrained`` (any known checkpoint format) and log the import report."""
+        """Load ``pretrained`` (any known checkpoint format, strictly unless disabled) and log the report."""
         if self.pretrained is None:
             return
         from mmengine.logging import print_log
 
         from ..checkpoint import load_pretrained
-        report = load_pretrained(self, self.pretrained)
+        report = load_pretrained(self, self.pretrained, strict=self.pretrained_strict)
         print_log(str(report), logger='current')
 
     def embed_tokens(self, x: torch.Tensor,
