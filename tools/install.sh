@@ -121,7 +121,7 @@ pip_install "${PIN[@]}" "setuptools<82" wheel ninja psutil
 # 3. The libraries; mmcv's own runtime requirements are listed because mmcv is installed with --no-deps.
 step 3 "libraries: mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2, timm, evaluation and test tools"
 pip_install "${PIN[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 "timm>=0.9,<2" \
-    pycocotools ftfy regex scipy matplotlib opencv-python pytest addict packaging Pillow pyyaml yapf
+    pycocotools ftfy regex scipy matplotlib opencv-python pytest addict packaging Pillow pyyaml yapf tensorboard
 
 # 4. lvis 0.5.3's metadata also asks for Cython and other build-time leftovers; what it imports came with step 3.
 step 4 "lvis 0.5.3 (--no-deps)"
