@@ -77,18 +77,20 @@ def make_toy_coco(root: str, num_train: int = 8, num_val: int = 4, size: Tuple[i
 
 
 def make_toy_lvis(root: str, num_train: int = 8, num_val: int = 4, size: Tuple[int, int] = (96, 128),
-                  seed: int = 0) -> str:
+                  seed: int = 0, rare_in_val: bool = False) -> str:
     """``root/lvis_v1/{annotations,train2017,val2017}`` in the LVIS v1 format; returns ``root/lvis_v1/``.
 
-    The rare category (id 3) appears in training only, so the val APr is -1.
+    By default the rare category (id 3) appears in training only, so the val APr is -1 (the lvis API's "no
+    ground truth"); ``rare_in_val`` puts it in val too, so every LVIS metric has a value.
     """
     rng = np.random.default_rng(seed)
     lvis = osp.join(root, 'lvis_v1')
     os.makedirs(osp.join(lvis, 'annotations'), exist_ok=True)
     next_ann = 1
     splits: Dict[str, dict] = {}
+    val_categories = LVIS_CATEGORIES if rare_in_val else LVIS_CATEGORIES[:2]
     for split, ids, cats in (('train', range(1, num_train + 1), LVIS_CATEGORIES),
-                             ('val', range(101, 101 + num_val), LVIS_CATEGORIES[:2])):
+                             ('val', range(101, 101 + num_val), val_categories)):
         images, annotations = write_split(osp.join(lvis, f'{split}2017'), list(ids), cats, size, rng, next_ann)
         next_ann += len(annotations)
         for image in images:

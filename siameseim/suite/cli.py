@@ -1,0 +1,104 @@
+"""``python -m siameseim bench`` / ``demo`` (and ``tools/benchmark.py``): checkpoints in, paper table out.
+
+    python -m siameseim bench --checkpoint ours=sim.pth --checkpoint mae=mae_pretrain_vit_base.pth \\
+        --tasks finetune coco ade20k robustness --data-root data --out work_dirs/suite --baseline mae
+    python -m siameseim demo            # toy data + tiny pretraining + every task, on a CPU
+
+Writes ``results.json`` (resumable state), ``results.csv``, ``results.md`` and ``results.png`` to ``--out``.
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+from typing import List, Optional
+
+from .charts import plot_results
+from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite
+from .table import to_csv, to_markdown
+from .tasks import TASK_NAMES, build_tasks
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def write_report(results: dict, out_dir: str, baseline: Optional[str]) -> str:
+    """``results.md``, ``results.csv`` and ``results.png`` next to ``results.json``; returns the Markdown."""
+    markdown = to_markdown(results, baseline=baseline)
+    with open(osp.join(out_dir, 'results.md'), 'w') as f:
+        f.write(markdown)
+    with open(osp.join(out_dir, 'results.csv'), 'w') as f:
+        f.write(to_csv(results))
+    plot_results(results, out_dir)
+    return markdown
+
+
+def _summary(results: dict, out_dir: str, markdown: str, start: float) -> None:
+    states = [task['status'] for entry in results['checkpoints'].values() for task in entry['tasks'].values()]
+    _log('')
+    _log(markdown)
+    _log(f'[suite] {states.count("done")} task runs done, {states.count("skipped")} skipped, in '
+         f'{time.time() - start:.0f} s; results.json, results.csv, results.md and results.png in {out_dir}')
+
+
+def bench(args: argparse.Namespace) -> int:
+    start = time.time()
+    checkpoints = parse_checkpoint_args(args.checkpoint, args.arch)
+    if args.baseline is not None and args.baseline not in [c.name for c in checkpoints] + ['MoCo-v3', 'MAE', 'SiameseIM']:
+        raise ValueError(f'--baseline {args.baseline} is neither a --checkpoint name nor a paper row '
+                         f'(MoCo-v3, MAE, SiameseIM)')
+    if args.launcher == 'slurm' and not args.partition:
+        raise ValueError('--launcher slurm needs --partition')
+    ctx = SuiteContext(out_dir=args.out, data_root=args.data_root, launcher=args.launcher, gpus=args.gpus,
+                       partition=args.partition, log=_log,
+                       extra=dict(subset_file=args.subset_file, device=args.device))
+    results = run_suite(checkpoints, build_tasks(args.tasks), ctx)
+    _summary(results, args.out, write_report(results, args.out, args.baseline), start)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from .demo import demo_context, make_demo_data, pretrain_tiny
+
+    start = time.time()
+    ctx = demo_context(args.out, args.quick, log=_log)
+    data = make_demo_data(ctx.data_root, log=_log)
+    ctx.extra['subset_file'] = data['subset_file']
+    iterations = args.pretrain_iters if args.pretrain_iters is not None else (40 if args.quick else 300)
+    pretrained = pretrain_tiny(osp.join(args.out, 'pretrain'), ctx.data_root, iterations, ctx)
+    checkpoints = [SuiteCheckpoint('siameseim-tiny', pretrained, 'demo'), SuiteCheckpoint('random-init', None, 'demo')]
+    results = run_suite(checkpoints, build_tasks(TASK_NAMES), ctx)
+    _summary(results, args.out, write_report(results, args.out, 'random-init'), start)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='python -m siameseim', description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest='command', required=True)
+    bench_parser = commands.add_parser('bench', help='benchmark checkpoints on the chosen tasks')
+    bench_parser.add_argument('--checkpoint', action='append', required=True, metavar='NAME=PATH',
+                              help='a checkpoint of any supported format (repeat; NAME=random for no pretraining)')
+    bench_parser.add_argument('--tasks', nargs='+', default=list(TASK_NAMES), choices=TASK_NAMES)
+    bench_parser.add_argument('--arch', default='vit-b', help='ViT size of the checkpoints (vit-b, vit-l)')
+    bench_parser.add_argument('--data-root', default='data', help='OpenMMLab data/ layout (docs/data.md)')
+    bench_parser.add_argument('--out', default='work_dirs/suite', help='results and per-task work dirs')
+    bench_parser.add_argument('--baseline', help='row the deltas are computed against (a NAME or MAE, MoCo-v3, ...)')
+    bench_parser.add_argument('--subset-file', help="SimCLR's 1percent.txt for the few-shot task")
+    bench_parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+    bench_parser.add_argument('--gpus', type=int, default=1, help='GPUs per task with --launcher pytorch/slurm')
+    bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
+    bench_parser.add_argument('--device', default='cuda', help='device of the feature-extraction tasks')
+    demo_parser = commands.add_parser('demo', help='toy data + tiny pretraining + every task, on a CPU')
+    demo_parser.add_argument('--out', default='work_dirs/demo')
+    demo_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')
+    demo_parser.add_argument('--pretrain-iters', type=int, help='pretraining iterations (default 300, quick 40)')
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return bench(args) if args.command == 'bench' else demo(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2

@@ -1,0 +1,328 @@
+"""The suite's tasks: each trains (or extracts features) from a checkpoint and returns metrics in percent.
+
+Two profiles: ``full`` runs the paper recipes (the configs of each task folder) on the OpenMMLab ``data/``
+layout; ``demo`` runs the same code on the tiny configs and toy data sets with a tiny backbone. Every config
+that runs is first written to its work dir (``config.py``), so each number can be reproduced alone with
+``tools/train.py`` / ``tools/test.py``.
+"""
+import contextlib
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import traceback
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from mmengine.config import Config
+
+from ..models.vit import resolve_arch
+from .runner import SuiteCheckpoint, SuiteContext, Task
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# The backbone every demo task builds: what `demo` pretrains (64 px inputs, 4x4 grid).
+DEMO_BACKBONE = dict(arch=None, embed_dim=64, depth=4, num_heads=4, patch_size=16)
+
+
+def _tool(name: str):
+    """``tools/<name>.py`` as a module (the tools folder is not a package)."""
+    module_name = f'siameseim_tools_{name}'
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[module_name] = module
+    return sys.modules[module_name]
+
+
+def _size_letter(arch: str) -> str:
+    return {768: 'b', 1024: 'l'}.get(resolve_arch(arch)['embed_dim'], '')
+
+
+def _run_in_process(script: str, args: List[str], ctx: SuiteContext, work_dir: str) -> None:
+    """``tools/<script>.py`` in this process; with ``ctx.extra['quiet']`` its output goes to ``<script>.log``."""
+    if not ctx.extra.get('quiet'):
+        status = _tool(script).main(args)
+    else:
+        log_path = osp.join(work_dir, f'{script}.log')
+        with open(log_path, 'a') as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            try:
+                status = _tool(script).main(args)
+            except Exception:
+                traceback.print_exc(file=log)
+                status = 1
+        if status:
+            with open(log_path) as log:
+                tail = log.read().splitlines()[-15:]
+            ctx.log('\n'.join(tail))
+    if status:
+        raise RuntimeError(f'tools/{script}.py {" ".join(args)} failed with exit status {status}')
+
+
+def _launch(script: str, args: List[str], ctx: SuiteContext, work_dir: str) -> None:
+    """Run ``tools/<script>.py`` in this process (one machine, no launcher), with torchrun or with srun."""
+    if ctx.launcher == 'none':
+        _run_in_process(script, args, ctx, work_dir)
+        return
+    path = osp.join(REPO_ROOT, 'tools', f'{script}.py')
+    if ctx.launcher == 'pytorch':
+        command = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={ctx.gpus}', path, *args,
+                   '--launcher', 'pytorch']
+    else:
+        command = ['srun', '-p', ctx.partition, f'--job-name=suite-{script}', f'--ntasks={ctx.gpus}',
+                   f'--gres=gpu:{min(ctx.gpus, 8)}', f'--ntasks-per-node={min(ctx.gpus, 8)}', '--kill-on-bad-exit=1',
+                   sys.executable, '-u', path, *args, '--launcher', 'slurm']
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
+    with open(osp.join(work_dir, f'{script}.log'), 'a') as log:
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+    if result.returncode:
+        raise RuntimeError(f'{" ".join(command[:4])} ... failed (exit {result.returncode}): see {log.name}')
+
+
+def _last_checkpoint(work_dir: str) -> str:
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        raise RuntimeError(f'training in {work_dir} saved no checkpoint (no last_checkpoint file)')
+    with open(marker) as f:
+        return f.read().strip()
+
+
+def _missing(paths: Sequence[str]) -> Optional[str]:
+    absent = [path for path in paths if not osp.exists(path)]
+    return f'{absent[0]} is missing (data layout: docs/data.md)' if absent else None
+
+
+class ConfigTask(Task):
+    """A task trained by ``tools/train.py`` and scored by ``tools/test.py`` on one mmengine config."""
+
+    def config(self, checkpoint: SuiteCheckpoint, ctx: SuiteContext) -> Config:
+        raise NotImplementedError
+
+    def metrics(self, raw: Mapping[str, float]) -> Dict[str, float]:
+        raise NotImplementedError
+
+    def run(self, checkpoint, work_dir, ctx, previous):
+        cfg = self.config(checkpoint, ctx)
+        cfg.work_dir = work_dir
+        config_path = osp.join(work_dir, f'{checkpoint.name}_{self.name}.py')
+        cfg.dump(config_path)
+        _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
+        metrics_path = osp.join(work_dir, 'test_metrics.json')
+        _launch('test', [config_path, _last_checkpoint(work_dir), '--work-dir', work_dir, '--out', metrics_path],
+                ctx, work_dir)
+        with open(metrics_path) as f:
+            return self.metrics(json.load(f))
+
+
+def _demo_backbone(cfg: Config, img_size) -> None:
+    cfg.model.backbone.update(DEMO_BACKBONE, img_size=img_size)
+
+
+class ClassificationTask(ConfigTask):
+    """ImageNet fine-tuning (``finetune``) or linear probing (``linear``), scored by val top-1."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def missing_data(self, ctx):
+        root = osp.join(ctx.data_root, 'imagenet')
+        return _missing([osp.join(root, 'train'), osp.join(root, 'val')])
+
+    def config(self, checkpoint, ctx):
+        kind = 'ft' if self.name == 'finetune' else 'linear'
+        if ctx.profile == 'demo':
+            cfg = Config.fromfile(osp.join(REPO_ROOT, 'robustness', 'configs', f'vit-tiny_{kind}-4e_toy.py'))
+            _demo_backbone(cfg, 64)
+            cfg.train_dataloader.dataset.transform.input_size = 64
+            cfg.val_dataloader.dataset.transform.update(crop_size=64, resize=72)
+            cfg.test_dataloader = cfg.val_dataloader
+        else:
+            letter = _size_letter(checkpoint.arch)
+            names = {'ft': {'b': 'vit-b_ft-100e_in1k.py', 'l': 'vit-l_ft-50e_in1k.py'},
+                     'linear': {'b': 'vit-b_linear-90e_in1k.py'}}[kind]
+            if letter not in names:
+                raise ValueError(f'no {self.name} config for arch {checkpoint.arch}: available for '
+                                 f'{", ".join("vit-" + key for key in names)}')
+            cfg = Config.fromfile(osp.join(REPO_ROOT, 'robustness', 'configs', names[letter]))
+        root = osp.join(ctx.data_root, 'imagenet')
+        cfg.train_dataloader.dataset.root = osp.join(root, 'train')
+        cfg.val_dataloader.dataset.root = cfg.test_dataloader.dataset.root = osp.join(root, 'val')
+        cfg.model.backbone.pretrained = checkpoint.path
+        return cfg
+
+    def metrics(self, raw):
+        return {'top1': raw['imagenet/top1'], 'top5': raw['imagenet/top5']}
+
+
+class FewShotTask(Task):
+    """1 % few-shot logistic regression on frozen features (method.md §5.3)."""
+
+    name = 'fewshot'
+
+    def missing_data(self, ctx):
+        subset = ctx.extra.get('subset_file')
+        if not subset:
+            return "no --subset-file given (SimCLR's imagenet_subsets/1percent.txt)"
+        root = osp.join(ctx.data_root, 'imagenet')
+        return _missing([subset, osp.join(root, 'train'), osp.join(root, 'val')])
+
+    def run(self, checkpoint, work_dir, ctx, previous):
+        from robustness.datasets import scan_wnid_folder
+        from robustness.few_shot import default_lambd, few_shot_eval, load_subset_file, subset_samples
+
+        from ..checkpoint import load_pretrained
+        from ..models import ViT
+        demo = ctx.profile == 'demo'
+        backbone = dict(DEMO_BACKBONE, img_size=64) if demo else dict(arch=checkpoint.arch)
+        model = ViT(**backbone, final_norm=False, global_pool=None)
+        if checkpoint.path is not None:
+            load_pretrained(model, checkpoint.path)
+        root = osp.join(ctx.data_root, 'imagenet')
+        train = subset_samples(osp.join(root, 'train'), load_subset_file(ctx.extra['subset_file']))
+        val = scan_wnid_folder(osp.join(root, 'val'))
+        crop = 64 if demo else 224
+        result = few_shot_eval(model.eval(), train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
+                               device=ctx.extra.get('device', 'cpu'), num_workers=0 if demo else 8, crop_size=crop,
+                               resize=round(crop * 256 / 224))
+        with open(osp.join(work_dir, 'few_shot.json'), 'w') as f:
+            json.dump(result, f, indent=2)
+        return {'top1': result['top1']}
+
+
+class DetectionTask(ConfigTask):
+    """COCO or LVIS v1 Mask R-CNN (ViTDet recipe): box and mask AP (LVIS also the rare-class APs)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def folder(self) -> str:
+        return 'coco' if self.name == 'coco' else 'lvis_v1'
+
+    def missing_data(self, ctx):
+        root = osp.join(ctx.data_root, self.folder)
+        files = (['instances_train2017.json', 'instances_val2017.json'] if self.name == 'coco' else
+                 ['lvis_v1_train.json', 'lvis_v1_val.json'])
+        return _missing([osp.join(root, 'annotations', name) for name in files])
+
+    def config(self, checkpoint, ctx):
+        dataset = 'coco' if self.name == 'coco' else 'lvis-v1'
+        letter = 'b' if ctx.profile == 'demo' else _size_letter(checkpoint.arch)
+        path = osp.join(REPO_ROOT, 'detection', 'configs', f'mask-rcnn_vit-{letter}_lsj-100e_{dataset}.py')
+        if not osp.isfile(path):
+            raise ValueError(f'no detection config for arch {checkpoint.arch}: available for vit-b and vit-l')
+        cfg = Config.fromfile(path)
+        root = osp.join(ctx.data_root, self.folder) + '/'
+        if ctx.profile == 'demo':
+            from detection.toy import COCO_CATEGORIES, LVIS_CATEGORIES, scale_down
+            cfg = scale_down(cfg, root, max_iters=ctx.extra.get('detection_iters', 6),
+                             categories=COCO_CATEGORIES if self.name == 'coco' else LVIS_CATEGORIES)
+            cfg.model.backbone.update(DEMO_BACKBONE)
+        else:
+            for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+                cfg[loader].dataset.data_root = root
+            for evaluator in ('val_evaluator', 'test_evaluator'):
+                cfg[evaluator].ann_file = root + osp.relpath(cfg[evaluator].ann_file, cfg.data_root)
+        cfg.model.backbone.pretrained = checkpoint.path
+        return cfg
+
+    def metrics(self, raw):
+        prefix = 'coco' if self.name == 'coco' else 'lvis'
+        suffix = 'mAP' if self.name == 'coco' else 'AP'
+        metrics = {f'{kind}_AP': 100.0 * raw[f'{prefix}/{kind}_{suffix}'] for kind in ('bbox', 'segm')}
+        if self.name == 'lvis':
+            # The lvis API reports -1 for a frequency group without ground truth: no value, not -100.
+            metrics.update({f'{kind}_APr': 100.0 * raw[f'lvis/{kind}_APr'] for kind in ('bbox', 'segm')
+                            if raw[f'lvis/{kind}_APr'] >= 0})
+        return metrics
+
+
+class SegmentationTask(ConfigTask):
+    """ADE20k UperNet (MAE recipe), single-scale mIoU."""
+
+    name = 'ade20k'
+
+    def missing_data(self, ctx):
+        root = osp.join(ctx.data_root, 'ade', 'ADEChallengeData2016')
+        return _missing([osp.join(root, 'images', 'training'), osp.join(root, 'annotations', 'validation')])
+
+    def config(self, checkpoint, ctx):
+        if ctx.profile == 'demo':
+            cfg = Config.fromfile(osp.join(REPO_ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py'))
+            _demo_backbone(cfg, (64, 64))
+            width = DEMO_BACKBONE['embed_dim']
+            cfg.model.neck.embed_dim = width
+            cfg.model.decode_head.in_channels = [width] * 4
+            cfg.model.auxiliary_head.in_channels = width
+            cfg.train_cfg.max_iters = ctx.extra.get('segmentation_iters', 20)
+        else:
+            letter = _size_letter(checkpoint.arch)
+            cfg = Config.fromfile(osp.join(REPO_ROOT, 'segmentation', 'configs',
+                                           f'upernet_vit-{letter}_160k_ade20k-512x512.py'))
+        root = osp.join(ctx.data_root, 'ade', 'ADEChallengeData2016')
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            cfg[loader].dataset.data_root = root
+        cfg.model.backbone.pretrained = checkpoint.path
+        return cfg
+
+    def metrics(self, raw):
+        key = next(key for key in raw if key.split('/')[-1] == 'mIoU')
+        return {'mIoU': raw[key]}
+
+
+class RobustnessTask(Task):
+    """The fine-tuned classifier on ImageNet-A, -R, -Sketch and -C (downstream.md §4)."""
+
+    name = 'robustness'
+    requires = ('finetune', )
+    SETS = ('imagenet-a', 'imagenet-r', 'sketch', 'imagenet-c')
+
+    def missing_data(self, ctx):
+        if any(osp.isdir(osp.join(ctx.data_root, name)) for name in self.SETS):
+            return None
+        return f'none of {", ".join(self.SETS)} exists under {ctx.data_root} (data layout: docs/data.md)'
+
+    def run(self, checkpoint, work_dir, ctx, previous):
+        from robustness.evaluate import build_classifier, run_benchmarks
+        finetune_dir = previous['finetune']['work_dir']
+        demo = ctx.profile == 'demo'
+        config = osp.join(finetune_dir, f'{checkpoint.name}_finetune.py')
+        model = build_classifier(_last_checkpoint(finetune_dir), config, checkpoint.arch)
+        crop = 64 if demo else 224
+        results = run_benchmarks(model, ctx.data_root, sets=('imagenet', ) + self.SETS,
+                                 device=ctx.extra.get('device', 'cpu'), decode='cpu', batch_size=64 if demo else 256,
+                                 num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224),
+                                 imagenet_c_resize=False, amp=False, log=ctx.log)
+        with open(osp.join(work_dir, 'results.json'), 'w') as f:
+            json.dump(results, f, indent=2)
+        metrics = {}
+        for name, key in (('imagenet-a', 'imagenet_a_top1'), ('imagenet-r', 'imagenet_r_top1'),
+                          ('sketch', 'imagenet_sketch_top1')):
+            if name in results:
+                metrics[key] = results[name]['top1']
+        if 'imagenet-c' in results:
+            metrics['one_minus_mce'] = results['imagenet-c']['one_minus_mce']
+            metrics['mce'] = results['imagenet-c']['mce']
+        return metrics
+
+
+def build_tasks(names: Sequence[str]) -> List[Task]:
+    """Task objects in suite order; ``names`` are any of :data:`TASK_NAMES`."""
+    factories = {
+        'finetune': lambda: ClassificationTask('finetune'),
+        'linear': lambda: ClassificationTask('linear'),
+        'fewshot': FewShotTask,
+        'coco': lambda: DetectionTask('coco'),
+        'lvis': lambda: DetectionTask('lvis'),
+        'ade20k': SegmentationTask,
+        'robustness': RobustnessTask,
+    }
+    unknown = [name for name in names if name not in factories]
+    if unknown:
+        raise ValueError(f'unknown task(s) {", ".join(unknown)}: choose from {", ".join(factories)}')
+    return [factories[name]() for name in factories if name in names]
+
+
+TASK_NAMES = ('finetune', 'linear', 'fewshot', 'coco', 'lvis', 'ade20k', 'robustness')

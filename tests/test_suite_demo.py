@@ -1,0 +1,45 @@
+"""The embedded demo, reduced: toy data, tiny pretraining, every task for two checkpoints, a full table."""
+import json
+
+import pytest
+
+from siameseim.suite import COLUMNS
+from siameseim.suite.cli import main
+
+
+@pytest.mark.slow
+def test_quick_demo_fills_every_column_and_resumes(tmp_path, capsys):
+    out = tmp_path / 'demo'
+    assert main(['demo', '--quick', '--out', str(out), '--pretrain-iters', '16']) == 0
+    printed = capsys.readouterr().out
+    assert '[demo] pretraining a tiny SiameseIM' in printed and '14 task runs done, 0 skipped' in printed
+    rows = {line.split(' | ')[0].strip('| '): line for line in (out / 'results.md').read_text().splitlines()}
+    for name in ('siameseim-tiny', 'random-init'):
+        cells = rows[name].strip('|').split(' | ')[1:]
+        assert len(cells) == len(COLUMNS) and '–' not in cells, rows[name]
+    results = json.loads((out / 'results.json').read_text())
+    assert results['checkpoints']['siameseim-tiny']['path'].endswith('.pth')
+    assert (out / 'results.png').stat().st_size > 10_000
+    assert (out / 'results.csv').read_text().count('\n') == 6
+
+    assert main(['demo', '--quick', '--out', str(out), '--pretrain-iters', '16']) == 0
+    printed = capsys.readouterr().out
+    assert 'done in an earlier run' in printed and '14 of 14 task runs were finished before' in printed
+
+
+def test_bench_reports_bad_arguments_in_one_line(tmp_path, capsys):
+    assert main(['bench', '--checkpoint', f'mine={tmp_path}/missing.pth', '--out', str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith('error: checkpoint ')
+    weights = tmp_path / 'w.pth'
+    weights.write_bytes(b'x')
+    assert main(['bench', '--checkpoint', str(weights), '--baseline', 'BEiT', '--out', str(tmp_path)]) == 2
+    assert 'neither a --checkpoint name nor a paper row' in capsys.readouterr().err
+
+
+def test_bench_skips_tasks_without_data(tmp_path, capsys):
+    assert main(['bench', '--checkpoint', 'base=random', '--tasks', 'coco', 'ade20k', 'robustness',
+                 '--data-root', str(tmp_path / 'nodata'), '--out', str(tmp_path / 'out')]) == 0
+    printed = capsys.readouterr().out
+    assert 'coco: skipped: ' in printed and 'instances_train2017.json is missing' in printed
+    assert 'robustness: skipped: none of imagenet-a' in printed
+    assert '0 task runs done, 3 skipped' in printed
