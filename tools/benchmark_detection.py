@@ -12,7 +12,6 @@ import argparse
 import json
 import os.path as osp
 import sys
-import time
 from typing import Dict, List, Optional
 
 import torch
@@ -25,6 +24,7 @@ if ROOT not in sys.path:
 
 import detection  # noqa: E402,F401  (registers the detection modules)
 from detection.toy import COCO_CATEGORIES, scale_down  # noqa: E402
+from siameseim.benchmarking import time_steps  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(ROOT, 'detection', 'configs', 'mask-rcnn_vit-b_lsj-100e_coco.py')
 
@@ -85,18 +85,10 @@ def measure(cfg: Config, args: argparse.Namespace, fast: bool, device: torch.dev
         scaler.update()
         return float(loss.detach())
 
-    for _ in range(args.warmup):
-        step()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    losses = [step() for _ in range(args.iters)]
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    elapsed = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
+    losses = []
+    step_time, peak = time_steps(lambda: losses.append(step()), args.warmup, args.iters, device)
     del model, optimizer
-    return dict(img_per_s=args.batch_size * args.iters / elapsed, peak_mem_gib=peak, last_loss=losses[-1])
+    return dict(img_per_s=args.batch_size / step_time, peak_mem_gib=peak / 2**30, last_loss=losses[-1])
 
 
 def main(argv: Optional[List[str]] = None) -> int:

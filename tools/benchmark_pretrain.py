@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import pretrain  # noqa: F401  (registers the pretraining models)
 from pretrain.data import BlockMaskGenerator, PretrainImageFolder
 from pretrain.losses import unigrad
+from siameseim.benchmarking import time_steps
 from siameseim.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -111,20 +112,10 @@ def step_flops(model, optim_wrapper, batch) -> int:
 
 
 def measure(model, optim_wrapper, batch, warmup: int, iters: int, device: torch.device) -> Dict[str, float]:
-    for _ in range(warmup):
-        train_step(model, optim_wrapper, batch)
     if device.type == 'cuda':
-        torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        loss = train_step(model, optim_wrapper, batch)
-    loss.item()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    step_time = (time.perf_counter() - start) / iters
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else float('nan')
-    return dict(step_time=step_time, img_per_s=batch['view1'].shape[0] / step_time, peak_gib=peak)
+    step_time, peak = time_steps(lambda: train_step(model, optim_wrapper, batch), warmup, iters, device)
+    return dict(step_time=step_time, img_per_s=batch['view1'].shape[0] / step_time, peak_gib=peak / 2**30)
 
 
 def build(cfg: Config, device: torch.device, dtype: str, compile_model: bool):

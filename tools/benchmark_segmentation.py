@@ -14,7 +14,6 @@ checked against them.
 import argparse
 import os.path as osp
 import sys
-import time
 from typing import Dict, List, Optional
 
 import mmseg
@@ -28,6 +27,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import siameseim  # noqa: F401  (registers the backbone and the layer-decay constructor)
+from siameseim.benchmarking import time_steps
 import segmentation  # noqa: F401  (registers the segmentor into mmseg)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -96,20 +96,9 @@ def measure(cfg: Config, batch: Dict, device: torch.device, dtype: str, warmup: 
         torch.cuda.reset_peak_memory_stats(device)
     torch.manual_seed(0)
     model, optim_wrapper = build(cfg, device, dtype)
-    for _ in range(warmup):
-        train_step(model, optim_wrapper, batch)
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        loss = train_step(model, optim_wrapper, batch)
-    loss.item()
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    elapsed = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated(device) / 1e9 if device.type == 'cuda' else float('nan')
+    step_time, peak = time_steps(lambda: train_step(model, optim_wrapper, batch), warmup, iters, device)
     del model, optim_wrapper
-    return dict(img_per_s=batch['inputs'].shape[0] * iters / elapsed, step_ms=elapsed / iters * 1e3, peak_gb=peak)
+    return dict(img_per_s=batch['inputs'].shape[0] / step_time, step_ms=step_time * 1e3, peak_gb=peak / 1e9)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
