@@ -315,3 +315,18 @@ def test_init_weights_loads_the_pretrained_checkpoint_strictly(tmp_path):
     with pytest.raises(CheckpointError, match=r'strict load failed: 1 unexpected missing keys \(blocks.\*.mlp.fc1.weight\)'):
         tiny_vit(img_size=64, pos_embed='learned', pretrained=str(path)).init_weights()
     tiny_vit(img_size=64, pos_embed='learned', pretrained=str(path), pretrained_strict=False).init_weights()
+
+
+def test_decomposed_rel_pos_without_a_bias_tensor_gives_eager_gradients():
+    common = dict(img_size=64, cls_token=False, window_size=3, global_attn_indexes=(1, 3), use_rel_pos=True)
+    sdpa, eager = tiny_vit(**common), tiny_vit(attn_impl='eager', **common)
+    for name, param in sdpa.named_parameters():
+        if 'rel_pos' in name:
+            nn.init.normal_(param, std=0.2)
+    eager.load_state_dict(sdpa.state_dict())
+    for model in (sdpa, eager):
+        model.forward_features(images()).square().mean().backward()
+    for (name, a), (_, b) in zip(sdpa.named_parameters(), eager.named_parameters()):
+        if a.requires_grad:
+            assert torch.allclose(a.grad, b.grad, atol=1e-5), name
+    assert sdpa.blocks[1].attn.rel_pos_h.grad.abs().sum() > 0

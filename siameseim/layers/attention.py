@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .rel_pos import beit_relative_position_index, decomposed_rel_pos_bias, num_relative_distances
+from .rel_pos import (beit_relative_position_index, decomposed_rel_pos_bias, num_relative_distances,
+                      rel_pos_augmented_qk)
 
 ATTN_IMPLS = ('sdpa', 'eager')
 
@@ -86,6 +87,10 @@ class Attention(nn.Module):
         batch, num_tokens, dim = x.shape
         qkv = self.qkv(x).reshape(batch, num_tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
+        if self.attn_impl == 'sdpa' and self.use_rel_pos and self.rel_pos_bias_grid is None:
+            q, k = rel_pos_augmented_qk(q, k, self.rel_pos_h, self.rel_pos_w, grid, self.scale)
+            x = F.scaled_dot_product_attention(q, k, v, scale=1.0)
+            return self.proj(x.transpose(1, 2).reshape(batch, num_tokens, dim))
         bias = self.attention_bias(q, grid)
         if self.attn_impl == 'sdpa':
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)

@@ -42,6 +42,34 @@ def decomposed_rel_pos_bias(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w:
     return bias.reshape(batch, heads, gh * gw, gh * gw)
 
 
+def rel_pos_augmented_qk(q: torch.Tensor, k: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
+                         grid: Tuple[int, int], scale: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Queries and keys whose plain dot product is the decomposed-rel-pos logit, so no ``N×N`` bias exists.
+
+    ``q'·k' = scale·q·k + rel_h[q, row(k)] + rel_w[q, col(k)]`` with ``q' = [scale·q, rel_h, rel_w]`` and
+    ``k' = [k, onehot(row(k)), onehot(col(k))]``; attention then runs with scale 1 on fused kernels
+    (the bias form needs a ``[B, heads, N, N]`` tensor and its gradient). The width is padded to a multiple
+    of 8 for the fused kernels' alignment.
+    """
+    batch, heads, num_tokens, dim = q.shape
+    gh, gw = grid
+    table_h = rel_pos_for_size(gh, gh, rel_pos_h).to(q.dtype)
+    table_w = rel_pos_for_size(gw, gw, rel_pos_w).to(q.dtype)
+    q_grid = q.reshape(batch, heads, gh, gw, dim)
+    rel_h = torch.einsum('bnhwc,hkc->bnhwk', q_grid, table_h).reshape(batch, heads, num_tokens, gh)
+    rel_w = torch.einsum('bnhwc,wkc->bnhwk', q_grid, table_w).reshape(batch, heads, num_tokens, gw)
+    rows = torch.arange(num_tokens, device=q.device)
+    onehot_h = F.one_hot(rows // gw, gh).to(q.dtype)
+    onehot_w = F.one_hot(rows % gw, gw).to(q.dtype)
+    padding = (-(dim + gh + gw)) % 8
+    q_parts = [q * scale, rel_h, rel_w]
+    k_parts = [k, onehot_h.expand(batch, heads, -1, -1), onehot_w.expand(batch, heads, -1, -1)]
+    if padding:
+        q_parts.append(q.new_zeros(batch, heads, num_tokens, padding))
+        k_parts.append(k.new_zeros(batch, heads, num_tokens, padding))
+    return torch.cat(q_parts, dim=-1), torch.cat(k_parts, dim=-1)
+
+
 def num_relative_distances(grid: Tuple[int, int], num_prefix_tokens: int) -> int:
     """Rows of a BEiT relative position bias table for ``grid`` (three extra rows with a cls token)."""
     return (2 * grid[0] - 1) * (2 * grid[1] - 1) + (3 if num_prefix_tokens else 0)
