@@ -71,3 +71,34 @@ def test_corrupt_results_file_names_the_fix(tmp_path):
     (tmp_path / 'results.json').write_text('{"checkpoints": ')
     with pytest.raises(ValueError, match='not valid JSON .*move it away'):
         load_results(str(tmp_path))
+
+
+def test_a_failing_task_is_recorded_and_the_suite_goes_on(tmp_path):
+    lines = []
+    ctx = SuiteContext(out_dir=str(tmp_path), data_root=str(tmp_path), log=lines.append)
+
+    class Broken(CountingTask):
+        def run(self, checkpoint, work_dir, ctx, previous):
+            self.calls += 1
+            raise ValueError('no linear config for arch vit-l: available for vit-b\nsecond line')
+
+    broken, after = Broken('linear', 0.0), CountingTask('coco', 50.0)
+    results = run_suite([SuiteCheckpoint('mine', None)], [broken, after], ctx)
+    tasks = results['checkpoints']['mine']['tasks']
+    assert tasks['linear']['status'] == 'failed'
+    assert tasks['linear']['reason'] == 'ValueError: no linear config for arch vit-l: available for vit-b'
+    assert tasks['coco']['status'] == 'done'
+    assert any('linear: FAILED: ValueError' in line for line in lines)
+    run_suite([SuiteCheckpoint('mine', None)], [broken, after], ctx)
+    assert (broken.calls, after.calls) == (2, 1)
+
+
+def test_metrics_without_a_value_are_left_out(tmp_path):
+    ctx = SuiteContext(out_dir=str(tmp_path), data_root=str(tmp_path), log=lambda line: None)
+
+    class Partial(CountingTask):
+        def run(self, checkpoint, work_dir, ctx, previous):
+            return {'imagenet_a_top1': 40.0, 'one_minus_mce': None}
+
+    results = run_suite([SuiteCheckpoint('mine', None)], [Partial('robustness', 0.0)], ctx)
+    assert results['checkpoints']['mine']['tasks']['robustness']['metrics'] == {'imagenet_a_top1': 40.0}

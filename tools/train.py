@@ -38,7 +38,7 @@ def build_config(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line choices to it."""
     if not osp.isfile(args.config):
         raise SystemExit(f'error: config file {args.config} does not exist: pass a path like '
-                         f'pretrain/configs/siameseim_vit-tiny-p16_1xb8-10iter_toy.py')
+                         f'pretrain/configs/siameseim_vit-tiny-p16_1xb8-20e_toy.py')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

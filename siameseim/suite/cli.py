@@ -12,6 +12,8 @@ import sys
 import time
 from typing import List, Optional
 
+import torch
+
 from .charts import plot_results
 from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite
 from .table import to_csv, to_markdown
@@ -37,8 +39,15 @@ def _summary(results: dict, out_dir: str, markdown: str, start: float) -> None:
     states = [task['status'] for entry in results['checkpoints'].values() for task in entry['tasks'].values()]
     _log('')
     _log(markdown)
-    _log(f'[suite] {states.count("done")} task runs done, {states.count("skipped")} skipped, in '
+    failed = f', {states.count("failed")} FAILED' if 'failed' in states else ''
+    _log(f'[suite] {states.count("done")} task runs done, {states.count("skipped")} skipped{failed}, in '
          f'{time.time() - start:.0f} s; results.json, results.csv, results.md and results.png in {out_dir}')
+
+
+def _exit_status(results: dict) -> int:
+    """1 when any task run failed (the table is still written), else 0."""
+    return int(any(task['status'] == 'failed' for entry in results['checkpoints'].values()
+                   for task in entry['tasks'].values()))
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -54,7 +63,7 @@ def bench(args: argparse.Namespace) -> int:
                        extra=dict(subset_file=args.subset_file, device=args.device))
     results = run_suite(checkpoints, build_tasks(args.tasks), ctx)
     _summary(results, args.out, write_report(results, args.out, args.baseline), start)
-    return 0
+    return _exit_status(results)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -69,7 +78,7 @@ def demo(args: argparse.Namespace) -> int:
     checkpoints = [SuiteCheckpoint('siameseim-tiny', pretrained, 'demo'), SuiteCheckpoint('random-init', None, 'demo')]
     results = run_suite(checkpoints, build_tasks(TASK_NAMES), ctx)
     _summary(results, args.out, write_report(results, args.out, 'random-init'), start)
-    return 0
+    return _exit_status(results)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     bench_parser.add_argument('--gpus', type=int, default=1, help='GPUs per task with --launcher pytorch/slurm')
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
-    bench_parser.add_argument('--device', default='cuda', help='device of the feature-extraction tasks')
+    bench_parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                              help='device of the feature-extraction tasks (few-shot, robustness)')
     demo_parser = commands.add_parser('demo', help='toy data + tiny pretraining + every task, on a CPU')
     demo_parser.add_argument('--out', default='work_dirs/demo')
     demo_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')

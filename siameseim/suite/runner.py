@@ -2,7 +2,8 @@
 
 Every (checkpoint, task) pair gets its own work dir ``<out>/<checkpoint>/<task>/``. The results file is
 rewritten atomically after each pair, so an interrupted suite continues where it stopped: finished pairs
-are not run again, pairs whose data was missing are checked again.
+are not run again, pairs whose data was missing, or that failed, are tried again. A task that fails is
+recorded with its error and the suite goes on with the others.
 """
 import json
 import os
@@ -67,7 +68,7 @@ def save_results(out_dir: str, results: Mapping) -> str:
     path = osp.join(out_dir, RESULTS_FILE)
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
-        json.dump(results, f, indent=2, sort_keys=True)
+        json.dump(results, f, indent=2)
     os.replace(tmp, path)
     return path
 
@@ -100,10 +101,19 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
         os.makedirs(work_dir, exist_ok=True)
         ctx.log(f'{prefix}: running in {work_dir}')
         start = time.time()
-        metrics = task.run(checkpoint, work_dir, ctx, finished)
+        try:
+            metrics = task.run(checkpoint, work_dir, ctx, finished)
+        except Exception as err:
+            reason = (str(err).strip().splitlines() or [''])[0]
+            reason = f'{type(err).__name__}: {reason}'
+            ctx.log(f'{prefix}: FAILED: {reason} (work dir {work_dir}); the suite goes on, a re-run retries it')
+            entry['tasks'][task.name] = {'status': 'failed', 'reason': reason, 'work_dir': work_dir}
+            save_results(ctx.out_dir, results)
+            continue
+        metrics = {key: float(value) for key, value in metrics.items() if value is not None}
         entry['tasks'][task.name] = {
             'status': 'done',
-            'metrics': {key: float(value) for key, value in metrics.items()},
+            'metrics': metrics,
             'work_dir': work_dir,
             'seconds': round(time.time() - start, 1),
         }

@@ -2,8 +2,8 @@
 
 Two profiles: ``full`` runs the paper recipes (the configs of each task folder) on the OpenMMLab ``data/``
 layout; ``demo`` runs the same code on the tiny configs and toy data sets with a tiny backbone. Every config
-that runs is first written to its work dir (``config.py``), so each number can be reproduced alone with
-``tools/train.py`` / ``tools/test.py``.
+that runs is first written to its work dir (``<checkpoint>_<task>.py``), so each number can be reproduced
+alone with ``tools/train.py`` / ``tools/test.py``.
 """
 import contextlib
 import importlib.util
@@ -29,8 +29,12 @@ DEMO_BACKBONE = dict(arch=None, embed_dim=64, depth=4, num_heads=4, patch_size=1
 def _tool(name: str):
     """``tools/<name>.py`` as a module (the tools folder is not a package)."""
     module_name = f'siameseim_tools_{name}'
+    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} is missing: the suite runs the tools of the repository checkout, '
+                                f'install it editable (bash tools/install.sh or pip install -e .)')
     if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+        spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         sys.modules[module_name] = module
@@ -225,6 +229,9 @@ class DetectionTask(ConfigTask):
                 cfg[loader].dataset.data_root = root
             for evaluator in ('val_evaluator', 'test_evaluator'):
                 cfg[evaluator].ann_file = root + osp.relpath(cfg[evaluator].ann_file, cfg.data_root)
+            loss_cls = cfg.model.roi_head.bbox_head.loss_cls
+            if 'image_count_file' in loss_cls:
+                loss_cls.image_count_file = root + 'annotations/lvis_v1_train.json'
         cfg.model.backbone.pretrained = checkpoint.path
         return cfg
 
@@ -303,6 +310,7 @@ class RobustnessTask(Task):
             if name in results:
                 metrics[key] = results[name]['top1']
         if 'imagenet-c' in results:
+            # None when the tree lacks corruptions: mCE needs all 15 (the per-corruption errors are in results.json)
             metrics['one_minus_mce'] = results['imagenet-c']['one_minus_mce']
             metrics['mce'] = results['imagenet-c']['mce']
         return metrics

@@ -1,0 +1,36 @@
+"""The suite's task adapters build the real recipe configs, pointed at the data root and the checkpoint."""
+import pytest
+
+from siameseim.suite.runner import SuiteCheckpoint, SuiteContext
+from siameseim.suite.tasks import TASK_NAMES, build_tasks
+
+
+def full_context(tmp_path):
+    return SuiteContext(out_dir=str(tmp_path), data_root='/datasets', log=lambda line: None)
+
+
+def test_lvis_recipe_reads_everything_from_the_data_root(tmp_path):
+    (lvis, ) = build_tasks(['lvis'])
+    cfg = lvis.config(SuiteCheckpoint('ours', '/ckpt/ours.pth', 'vit-b'), full_context(tmp_path))
+    assert cfg.model.backbone.pretrained == '/ckpt/ours.pth'
+    assert cfg.model.roi_head.bbox_head.loss_cls.image_count_file == '/datasets/lvis_v1/annotations/lvis_v1_train.json'
+    assert cfg.test_evaluator.ann_file == '/datasets/lvis_v1/annotations/lvis_v1_val.json'
+    assert cfg.train_dataloader.dataset.data_root == '/datasets/lvis_v1/'
+
+
+def test_vit_l_checkpoints_get_the_vit_l_recipes(tmp_path):
+    finetune, coco, ade20k = build_tasks(['finetune', 'coco', 'ade20k'])
+    checkpoint = SuiteCheckpoint('large', None, 'vit-l')
+    ctx = full_context(tmp_path)
+    assert finetune.config(checkpoint, ctx).model.backbone.arch == 'large'
+    assert coco.config(checkpoint, ctx).model.backbone.arch == 'large'
+    assert ade20k.config(checkpoint, ctx).model.backbone.arch == 'large'
+    (linear, ) = build_tasks(['linear'])
+    with pytest.raises(ValueError, match='no linear config for arch vit-l'):
+        linear.config(checkpoint, ctx)
+
+
+def test_task_names_and_order():
+    assert [task.name for task in build_tasks(list(reversed(TASK_NAMES)))] == list(TASK_NAMES)
+    with pytest.raises(ValueError, match='unknown task.*segm'):
+        build_tasks(['segm'])
