@@ -28,18 +28,27 @@ def rel_pos_for_size(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.T
     return rel_pos[offsets.long()]
 
 
-def decomposed_rel_pos_bias(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
-                            grid: Tuple[int, int]) -> torch.Tensor:
-    """Attention bias ``[B, heads, N, N]`` of decomposed relative positions for unscaled ``q [B, heads, N, C]``."""
-    batch, heads, _, dim = q.shape
+def decomposed_rel_pos_terms(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
+                             grid: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per query, the row and column terms ``q·Rh[qh-kh]`` ``[B, heads, N, gh]`` and ``q·Rw[qw-kw]``
+    ``[B, heads, N, gw]`` for unscaled ``q [B, heads, N, C]`` laid out on ``grid``."""
+    batch, heads, num_tokens, dim = q.shape
     gh, gw = grid
     table_h = rel_pos_for_size(gh, gh, rel_pos_h).to(q.dtype)
     table_w = rel_pos_for_size(gw, gw, rel_pos_w).to(q.dtype)
     q_grid = q.reshape(batch, heads, gh, gw, dim)
-    bias_h = torch.einsum('bnhwc,hkc->bnhwk', q_grid, table_h)
-    bias_w = torch.einsum('bnhwc,wkc->bnhwk', q_grid, table_w)
-    bias = bias_h[..., :, None] + bias_w[..., None, :]
-    return bias.reshape(batch, heads, gh * gw, gh * gw)
+    rel_h = torch.einsum('bnhwc,hkc->bnhwk', q_grid, table_h).reshape(batch, heads, num_tokens, gh)
+    rel_w = torch.einsum('bnhwc,wkc->bnhwk', q_grid, table_w).reshape(batch, heads, num_tokens, gw)
+    return rel_h, rel_w
+
+
+def decomposed_rel_pos_bias(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
+                            grid: Tuple[int, int]) -> torch.Tensor:
+    """Attention bias ``[B, heads, N, N]`` of decomposed relative positions for unscaled ``q [B, heads, N, C]``."""
+    batch, heads, num_tokens, _ = q.shape
+    rel_h, rel_w = decomposed_rel_pos_terms(q, rel_pos_h, rel_pos_w, grid)
+    bias = rel_h[..., :, None] + rel_w[..., None, :]
+    return bias.reshape(batch, heads, num_tokens, num_tokens)
 
 
 def rel_pos_augmented_qk(q: torch.Tensor, k: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
@@ -53,11 +62,7 @@ def rel_pos_augmented_qk(q: torch.Tensor, k: torch.Tensor, rel_pos_h: torch.Tens
     """
     batch, heads, num_tokens, dim = q.shape
     gh, gw = grid
-    table_h = rel_pos_for_size(gh, gh, rel_pos_h).to(q.dtype)
-    table_w = rel_pos_for_size(gw, gw, rel_pos_w).to(q.dtype)
-    q_grid = q.reshape(batch, heads, gh, gw, dim)
-    rel_h = torch.einsum('bnhwc,hkc->bnhwk', q_grid, table_h).reshape(batch, heads, num_tokens, gh)
-    rel_w = torch.einsum('bnhwc,wkc->bnhwk', q_grid, table_w).reshape(batch, heads, num_tokens, gw)
+    rel_h, rel_w = decomposed_rel_pos_terms(q, rel_pos_h, rel_pos_w, grid)
     rows = torch.arange(num_tokens, device=q.device)
     onehot_h = F.one_hot(rows // gw, gh).to(q.dtype)
     onehot_w = F.one_hot(rows % gw, gw).to(q.dtype)
