@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -73,10 +73,17 @@ def subset_samples(train_root: str, names: Sequence[str]) -> List[Tuple[str, int
     return samples
 
 
-def build_feature_model(checkpoint: str, arch: str = 'vit-b', trust_pickle: bool = False) -> ViT:
-    """The pretrained encoder without final norm or head (drop path 0), in eval mode."""
-    model = ViT(arch=arch, final_norm=False, global_pool=None)
-    load_pretrained(model, checkpoint, trust_pickle=trust_pickle)
+def build_feature_model(checkpoint: Optional[str], arch: Union[str, dict] = 'vit-b',
+                        trust_pickle: bool = False) -> ViT:
+    """The pretrained encoder without final norm or head (drop path 0), in eval mode.
+
+    ``arch`` is a preset name or the backbone's keyword arguments; ``checkpoint=None`` keeps the random init
+    (the baseline row of a comparison).
+    """
+    backbone = dict(arch) if isinstance(arch, dict) else dict(arch=arch)
+    model = ViT(**backbone, final_norm=False, global_pool=None)
+    if checkpoint is not None:
+        load_pretrained(model, checkpoint, trust_pickle=trust_pickle)
     return model.eval()
 
 

@@ -174,20 +174,15 @@ class FewShotTask(Task):
 
     def run(self, checkpoint, work_dir, ctx, previous):
         from robustness.datasets import scan_wnid_folder
-        from robustness.few_shot import default_lambd, few_shot_eval, load_subset_file, subset_samples
-
-        from ..checkpoint import load_pretrained
-        from ..models import ViT
+        from robustness.few_shot import (build_feature_model, default_lambd, few_shot_eval, load_subset_file,
+                                         subset_samples)
         demo = ctx.profile == 'demo'
-        backbone = dict(DEMO_BACKBONE, img_size=64) if demo else dict(arch=checkpoint.arch)
-        model = ViT(**backbone, final_norm=False, global_pool=None)
-        if checkpoint.path is not None:
-            load_pretrained(model, checkpoint.path)
+        model = build_feature_model(checkpoint.path, dict(DEMO_BACKBONE, img_size=64) if demo else checkpoint.arch)
         root = osp.join(ctx.data_root, 'imagenet')
         train = subset_samples(osp.join(root, 'train'), load_subset_file(ctx.extra['subset_file']))
         val = scan_wnid_folder(osp.join(root, 'val'))
         crop = 64 if demo else 224
-        result = few_shot_eval(model.eval(), train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
+        result = few_shot_eval(model, train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
                                device=ctx.extra.get('device', 'cpu'), num_workers=0 if demo else 8, crop_size=crop,
                                resize=round(crop * 256 / 224))
         with open(osp.join(work_dir, 'few_shot.json'), 'w') as f:
