@@ -6,19 +6,21 @@ names, path ``train/<wnid>/<file>``), test on the full val set. Both feature mat
 and L2-normalised; the classifier (no bias) minimises ``(1/n) Σ CE(y_i, Wᵀx_i) + (λ/2)‖W‖²`` with
 ``λ = lambd / n`` (``lambd`` 0.1 for ViT-B, 0.01 for ViT-L).
 
-Solver: cyanure's API changed, so the same objective is solved here by full-batch L-BFGS (strong-Wolfe line
-search) in torch. The subset file is not redistributable here: pass SimCLR's ``imagenet_subsets/1percent.txt``
-with ``--subset-file``::
+Solvers: ``cyanure`` (the official one, with the official settings: solver auto, tol 1e-3, 300 epochs, seed 0)
+when it is installed, otherwise full-batch L-BFGS in torch (fp64, strong-Wolfe line search) on the same
+objective; the two agree to the solver tolerance (tested). As in cyanure, the classifier covers the classes
+present in the training set. The SimCLR 1 % list ships as package data (:data:`SIMCLR_1PERCENT`)::
 
-    python -m robustness.few_shot CHECKPOINT --data-root data/imagenet --subset-file 1percent.txt \
-        [--arch vit-b] [--lambd 0.1] [--out DIR]
+    python -m robustness.few_shot CHECKPOINT --data-root data/imagenet [--subset-file LIST] \
+        [--arch vit-b] [--lambd 0.1] [--solver auto|cyanure|lbfgs] [--out DIR]
 """
 import argparse
+import importlib.util
 import json
 import os
 import re
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -35,6 +37,11 @@ from .loading import iterate_batches
 from .transforms import EvalTransform
 
 SUBSET_NAME = re.compile(r'^(n\d{8})_\d+\.JPEG$')
+SIMCLR_1PERCENT = os.path.join(os.path.dirname(__file__), 'data', 'imagenet_1percent.txt')
+SOLVERS = ('auto', 'cyanure', 'lbfgs')
+DEFAULT_TOL = {'cyanure': 1e-3, 'lbfgs': 1e-6}  # relative duality gap (official value); gradient norm
+SOLVER_NAMES = {'cyanure': 'multinomial logistic regression, cyanure (tol 1e-3, 300 epochs)',
+                'lbfgs': 'full-batch multinomial logistic regression, L-BFGS (torch, fp64)'}
 DEFAULT_LAMBD = {768: 0.1, 1024: 0.01}  # by width: ViT-B, ViT-L (method.md §5.3); others use 0.1
 
 
@@ -46,8 +53,8 @@ def default_lambd(arch: str) -> float:
 def load_subset_file(path: str) -> List[str]:
     """File names of a SimCLR-style subset list (one ``<wnid>_<n>.JPEG`` per line or whitespace-separated)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'subset file {path} does not exist: download SimCLR\'s '
-                                f'imagenet_subsets/1percent.txt and pass it with --subset-file')
+        raise FileNotFoundError(f'subset file {path} does not exist: pass an existing list with --subset-file '
+                                f'(the default is the shipped SimCLR 1 % list)')
     with open(path) as f:
         names = f.read().split()
     bad = [name for name in names if not SUBSET_NAME.match(name)]
@@ -115,11 +122,40 @@ def logistic_objective(weight: torch.Tensor, features: torch.Tensor, labels: tor
     return F.cross_entropy(features @ weight, labels) + 0.5 * lam * weight.pow(2).sum()
 
 
-def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor, num_classes: int = 1000,
-                            lambd: float = 0.1, max_iter: int = 1000, tol: float = 1e-6) -> torch.Tensor:
-    """Weights ``[D, C]`` minimising :func:`logistic_objective` at ``λ = lambd / n`` (full-batch L-BFGS, fp64)."""
-    x, y = features.double(), labels.long()
-    lam = lambd / len(x)
+class LinearClassifier(NamedTuple):
+    """Weights ``[D, K]`` of a bias-free multinomial classifier over the ``K`` ``classes`` seen in training."""
+
+    weight: torch.Tensor
+    classes: torch.Tensor
+
+    def predict(self, features: torch.Tensor) -> torch.Tensor:
+        """Class labels (in the original label space) of ``features [N, D]``."""
+        return self.classes[(features.to(self.weight.dtype) @ self.weight).argmax(1)]
+
+
+def resolve_solver(solver: str, num_classes: Optional[int] = None) -> str:
+    """``auto`` → ``cyanure`` when it is installed (and, as its multinomial loss needs, ≥ 3 classes), else ``lbfgs``.
+
+    An unknown solver, or ``cyanure`` where it is missing or cannot apply, is an error.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f'unknown solver {solver!r}: use one of {", ".join(SOLVERS)}')
+    installed = importlib.util.find_spec('cyanure') is not None
+    applicable = num_classes is None or num_classes >= 3
+    if solver == 'auto':
+        return 'cyanure' if installed and applicable else 'lbfgs'
+    if solver == 'cyanure' and not installed:
+        raise ValueError("solver 'cyanure' is not installed: pip install cyanure, or use --solver lbfgs")
+    if solver == 'cyanure' and not applicable:
+        raise ValueError(f"solver 'cyanure' needs at least 3 classes, the training set has {num_classes}: "
+                         f"use --solver lbfgs")
+    return solver
+
+
+def fit_lbfgs(features: torch.Tensor, targets: torch.Tensor, num_classes: int, lam: float,
+              max_iter: int = 1000, tol: float = 1e-6) -> torch.Tensor:
+    """Weights ``[D, num_classes]`` minimising :func:`logistic_objective` (full-batch L-BFGS, fp64)."""
+    x, y = features.double(), targets.long()
     weight = torch.zeros(x.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([weight], lr=1, max_iter=max_iter, history_size=20, tolerance_grad=tol,
                                   tolerance_change=1e-12, line_search_fn='strong_wolfe')
@@ -134,28 +170,60 @@ def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor, num_cl
     return weight.detach()
 
 
-def accuracy(weight: torch.Tensor, features: torch.Tensor, labels: torch.Tensor) -> float:
+def fit_cyanure(features: torch.Tensor, targets: torch.Tensor, lam: float, tol: float = 1e-3,
+                max_epochs: int = 300) -> torch.Tensor:
+    """The same minimiser by cyanure with the official settings (method.md §5.3 item 6), as ``[D, K]`` fp64."""
+    from cyanure.estimators import Classifier
+    classifier = Classifier(loss='multiclass-logistic', penalty='l2', fit_intercept=False, lambda_1=lam, tol=tol,
+                            max_iter=max_epochs, solver='auto', random_state=0, duality_gap_interval=10,
+                            n_threads=-1, verbose=False)
+    classifier.fit(features.double().numpy(), targets.numpy())
+    return torch.from_numpy(classifier.coef_.reshape(features.shape[1], -1)).double()
+
+
+def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor, lambd: float = 0.1,
+                            solver: str = 'auto', tol: Optional[float] = None) -> LinearClassifier:
+    """Minimise :func:`logistic_objective` at ``λ = lambd / n`` over the classes present in ``labels``.
+
+    ``tol`` is the solver's own stopping tolerance (default :data:`DEFAULT_TOL`).
+    """
+    classes, targets = labels.long().unique(return_inverse=True)
+    solver = resolve_solver(solver, len(classes))
+    tol = DEFAULT_TOL[solver] if tol is None else tol
+    lam = lambd / len(features)
+    if solver == 'cyanure':
+        weight = fit_cyanure(features, targets, lam, tol=tol)
+    else:
+        weight = fit_lbfgs(features, targets, len(classes), lam, tol=tol)
+    return LinearClassifier(weight, classes)
+
+
+def accuracy(classifier: LinearClassifier, features: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy (%) of the linear classifier."""
-    return 100.0 * float(((features.double() @ weight).argmax(1) == labels).double().mean())
+    return 100.0 * float((classifier.predict(features) == labels).double().mean())
 
 
 def few_shot_eval(model: nn.Module, train_samples: Sequence[Tuple[str, int]], val_samples: Sequence[Tuple[str, int]],
-                  lambd: float = 0.1, **loader_options) -> Dict[str, float]:
+                  lambd: float = 0.1, solver: str = 'auto', **loader_options) -> Dict[str, float]:
     """Extract, preprocess, fit on ``train_samples``, score on ``val_samples``."""
+    solver = resolve_solver(solver, len({label for _, label in train_samples}))
     train_x, train_y = extract_features(model, train_samples, **loader_options)
     val_x, val_y = extract_features(model, val_samples, **loader_options)
-    weight = fit_logistic_regression(preprocess(train_x), train_y, lambd=lambd)
-    return dict(top1=accuracy(weight, preprocess(val_x), val_y), train_images=len(train_y), val_images=len(val_y),
-                lambd=lambd, solver='full-batch multinomial logistic regression, L-BFGS (torch, fp64)')
+    classifier = fit_logistic_regression(preprocess(train_x), train_y, lambd=lambd, solver=solver)
+    return dict(top1=accuracy(classifier, preprocess(val_x), val_y), train_images=len(train_y),
+                val_images=len(val_y), lambd=lambd, solver=SOLVER_NAMES[solver])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description='1 % ImageNet few-shot logistic regression on frozen features')
     parser.add_argument('checkpoint', help='pretrained checkpoint (SiameseIM, MAE, MoCo-v3, BEiT, timm, ...)')
     parser.add_argument('--data-root', default='data/imagenet', help='ImageNet folder with train/ and val/')
-    parser.add_argument('--subset-file', required=True, help="SimCLR's imagenet_subsets/1percent.txt")
+    parser.add_argument('--subset-file', default=SIMCLR_1PERCENT,
+                        help="training list (default: the shipped SimCLR imagenet_subsets/1percent.txt)")
     parser.add_argument('--arch', default='vit-b')
     parser.add_argument('--lambd', type=float, help='regularisation (default 0.1 ViT-B, 0.01 ViT-L)')
+    parser.add_argument('--solver', default='auto', choices=SOLVERS,
+                        help='cyanure (official), lbfgs (torch), or auto: cyanure when installed')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1))
@@ -167,8 +235,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         train = subset_samples(os.path.join(args.data_root, 'train'), load_subset_file(args.subset_file))
         val = scan_wnid_folder(os.path.join(args.data_root, 'val'))
         model = build_feature_model(args.checkpoint, args.arch)
-        result = few_shot_eval(model, train, val, lambd=lambd, device=args.device, batch_size=args.batch_size,
-                               num_workers=args.workers, crop_size=args.input_size,
+        result = few_shot_eval(model, train, val, lambd=lambd, solver=args.solver, device=args.device,
+                               batch_size=args.batch_size, num_workers=args.workers, crop_size=args.input_size,
                                resize=round(args.input_size * 256 / 224))
     except (CheckpointError, CorruptImageError, FileNotFoundError, ValueError) as err:
         print(f'error: {error_line(err)}', file=sys.stderr)

@@ -1,4 +1,7 @@
-"""1 % few-shot logistic regression (method.md §5.3): objective, solver optimality, subset file, end to end."""
+"""1 % few-shot logistic regression (method.md §5.3): objective, solvers, shipped subset list, end to end."""
+import collections
+import hashlib
+import importlib.util
 import json
 import os
 
@@ -6,8 +9,9 @@ import pytest
 import torch
 
 from robustness import few_shot
-from robustness.few_shot import (fit_logistic_regression, load_subset_file, logistic_objective, preprocess,
-                                 subset_samples)
+from robustness.few_shot import (SIMCLR_1PERCENT, fit_logistic_regression, load_subset_file, logistic_objective,
+                                 preprocess, resolve_solver, subset_samples)
+from robustness.labels import imagenet_1k_index
 from robustness.toy import make_toy_benchmarks, toy_wnids
 from siameseim.models import ViT
 
@@ -20,12 +24,20 @@ def test_preprocess_centres_and_normalises_rows():
     assert torch.allclose(out[0], torch.tensor([-1.0, 0.0, 1.0]) / 2 ** 0.5)
 
 
-def test_solver_reaches_the_optimum_of_the_spec_objective():
-    torch.manual_seed(0)
-    centres = torch.randn(5, 16) * 2
-    labels = torch.arange(5).repeat_interleave(20)
-    x = preprocess(centres[labels] + torch.randn(100, 16))
-    weight = fit_logistic_regression(x, labels, num_classes=5, lambd=0.1)
+HAS_CYANURE = importlib.util.find_spec('cyanure') is not None
+SIMCLR_1PERCENT_SHA256 = '71e82a48ba78252683ae334c4d019ebd5c6e855b9599c1389fbe83eb9549cf17'
+
+
+def _toy_features(num_classes=5, per_class=20, dim=16, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.randn(num_classes, dim, generator=generator) * 2
+    labels = torch.arange(num_classes).repeat_interleave(per_class)
+    return preprocess(centres[labels] + torch.randn(len(labels), dim, generator=generator)), labels
+
+
+def test_lbfgs_reaches_the_optimum_of_the_spec_objective():
+    x, labels = _toy_features()
+    weight = fit_logistic_regression(x, labels, lambd=0.1, solver='lbfgs').weight
     lam = 0.1 / len(x)
     w = weight.clone().requires_grad_(True)
     logistic_objective(w, x.double(), labels, lam).backward()
@@ -34,7 +46,58 @@ def test_solver_reaches_the_optimum_of_the_spec_objective():
     probs = torch.softmax(x.double() @ weight, 1)
     grad = x.double().T @ (probs - torch.nn.functional.one_hot(labels, 5).double()) / len(x) + lam * weight
     assert grad.abs().max() < 1e-5
-    assert few_shot.accuracy(weight, x, labels) == 100.0
+    assert few_shot.accuracy(few_shot.LinearClassifier(weight, torch.arange(5)), x, labels) == 100.0
+
+
+@pytest.mark.skipif(not HAS_CYANURE, reason='cyanure is not installed')
+def test_cyanure_and_lbfgs_find_the_same_minimiser():
+    x, labels = _toy_features(num_classes=10, per_class=30, dim=32, seed=1)
+    lam = 0.1 / len(x)
+    official = fit_logistic_regression(x, labels, solver='cyanure', tol=1e-8)
+    ours = fit_logistic_regression(x, labels, solver='lbfgs')
+    objective = [float(logistic_objective(c.weight, x.double(), labels, lam)) for c in (official, ours)]
+    assert objective[0] == pytest.approx(objective[1], rel=1e-7)
+    assert torch.allclose(official.weight, ours.weight, atol=1e-3 * float(ours.weight.abs().max()))
+    assert torch.equal(official.predict(x), ours.predict(x))
+    # At the official tolerance (1e-3 relative duality gap) the objective is still within 0.1 % of the optimum.
+    loose = fit_logistic_regression(x, labels, solver='cyanure')
+    assert float(logistic_objective(loose.weight, x.double(), labels, lam)) <= objective[1] * 1.001
+
+
+@pytest.mark.parametrize('solver', ['lbfgs'] + (['cyanure'] if HAS_CYANURE else []))
+def test_classifier_covers_the_training_classes_in_their_label_space(solver):
+    x, labels = _toy_features(num_classes=3)
+    sparse = torch.tensor([5, 9, 612])[labels]
+    classifier = fit_logistic_regression(x, sparse, solver=solver)
+    assert classifier.classes.tolist() == [5, 9, 612] and classifier.weight.shape == (16, 3)
+    assert torch.equal(classifier.predict(x), sparse)
+
+
+def test_solver_choice_and_errors(monkeypatch):
+    assert resolve_solver('lbfgs') == 'lbfgs'
+    assert resolve_solver('auto', num_classes=2) == 'lbfgs'
+    assert resolve_solver('auto') == ('cyanure' if HAS_CYANURE else 'lbfgs')
+    with pytest.raises(ValueError, match="unknown solver 'sgd': use one of auto, cyanure, lbfgs"):
+        resolve_solver('sgd')
+    if HAS_CYANURE:
+        with pytest.raises(ValueError, match='needs at least 3 classes, the training set has 2: use --solver lbfgs'):
+            resolve_solver('cyanure', num_classes=2)
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
+    assert resolve_solver('auto') == 'lbfgs'
+    with pytest.raises(ValueError, match="solver 'cyanure' is not installed: pip install cyanure"):
+        resolve_solver('cyanure')
+
+
+def test_shipped_simclr_1percent_list_matches_the_spec():
+    names = load_subset_file(SIMCLR_1PERCENT)
+    assert len(names) == len(set(names)) == 12811
+    per_class = collections.Counter(name.split('_')[0] for name in names)
+    index = imagenet_1k_index()
+    assert set(per_class) == set(index)
+    assert collections.Counter(per_class.values()) == {13: 811, 12: 189}
+    assert names[0] == 'n04235860_14959.JPEG' and names[-1] == 'n02096437_135.JPEG'
+    with open(SIMCLR_1PERCENT, 'rb') as f:  # byte-exact copy of google-research/simclr at be133b3
+        assert hashlib.sha256(f.read()).hexdigest() == SIMCLR_1PERCENT_SHA256
 
 
 def test_default_lambd_follows_the_spec():
@@ -43,7 +106,7 @@ def test_default_lambd_follows_the_spec():
 
 
 def test_subset_file_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match='1percent.txt and pass it with --subset-file'):
+    with pytest.raises(FileNotFoundError, match='pass an existing list with --subset-file'):
         load_subset_file(str(tmp_path / 'missing.txt'))
     bad = tmp_path / 'bad.txt'
     bad.write_text('n01440764/n01440764_1.JPEG\n')

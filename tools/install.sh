@@ -124,8 +124,11 @@ pip_install "${PIN[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 "tim
     pycocotools ftfy regex scipy matplotlib opencv-python pytest addict packaging Pillow pyyaml yapf tensorboard
 
 # 4. lvis 0.5.3's metadata also asks for Cython and other build-time leftovers; what it imports came with step 3.
-step 4 "lvis 0.5.3 (--no-deps)"
+# cyanure ships wheels for common platforms only; without it robustness.few_shot solves the same objective itself.
+step 4 "lvis 0.5.3 (--no-deps); cyanure (optional: the official solver of the 1 % few-shot protocol)"
 pip_install --no-deps lvis==0.5.3
+pip_install "${PIN[@]}" "cyanure>=1.2" \
+    || echo "    cyanure did not install (no wheel for this platform?): few-shot falls back to its L-BFGS solver"
 
 # 5. mmcv with compiled ops.
 install_mmcv_wheel() {

@@ -102,15 +102,19 @@ def check_timm() -> str:
 
 
 def check_eval_tools() -> str:
-    """The COCO and LVIS evaluation APIs import."""
+    """The COCO and LVIS evaluation APIs import; cyanure (optional) is reported."""
     try:
         import lvis
         import numpy
         import pycocotools.coco
     except Exception as error:
         raise _import_failed('lvis/pycocotools', error) from error
-    from importlib.metadata import version
-    return f'lvis {version("lvis")}, pycocotools {version("pycocotools")}, numpy {numpy.__version__}'
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        solver = f'cyanure {version("cyanure")}'
+    except PackageNotFoundError:
+        solver = 'no cyanure (few-shot uses L-BFGS)'
+    return f'lvis {version("lvis")}, pycocotools {version("pycocotools")}, numpy {numpy.__version__}, {solver}'
 
 
 def check_siameseim() -> str:

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument('--data-root', default='data', help='OpenMMLab data/ layout (docs/data.md)')
     bench_parser.add_argument('--out', default='work_dirs/suite', help='results and per-task work dirs')
     bench_parser.add_argument('--baseline', help='row the deltas are computed against (a NAME or MAE, MoCo-v3, ...)')
-    bench_parser.add_argument('--subset-file', help="SimCLR's 1percent.txt for the few-shot task")
+    bench_parser.add_argument('--subset-file', help='few-shot training list (default: the shipped SimCLR 1 %% list)')
     bench_parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     bench_parser.add_argument('--gpus', type=int, default=1, help='GPUs per task with --launcher pytorch/slurm')
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')

@@ -166,11 +166,14 @@ class FewShotTask(Task):
     name = 'fewshot'
 
     def missing_data(self, ctx):
-        subset = ctx.extra.get('subset_file')
-        if not subset:
-            return "no --subset-file given (SimCLR's imagenet_subsets/1percent.txt)"
         root = osp.join(ctx.data_root, 'imagenet')
-        return _missing([subset, osp.join(root, 'train'), osp.join(root, 'val')])
+        return _missing([self.subset_file(ctx), osp.join(root, 'train'), osp.join(root, 'val')])
+
+    @staticmethod
+    def subset_file(ctx) -> str:
+        """``--subset-file``, else the shipped SimCLR 1 % list."""
+        from robustness.few_shot import SIMCLR_1PERCENT
+        return ctx.extra.get('subset_file') or SIMCLR_1PERCENT
 
     def run(self, checkpoint, work_dir, ctx, previous):
         from robustness.datasets import scan_wnid_folder
@@ -179,7 +182,7 @@ class FewShotTask(Task):
         demo = ctx.profile == 'demo'
         model = build_feature_model(checkpoint.path, dict(DEMO_BACKBONE, img_size=64) if demo else checkpoint.arch)
         root = osp.join(ctx.data_root, 'imagenet')
-        train = subset_samples(osp.join(root, 'train'), load_subset_file(ctx.extra['subset_file']))
+        train = subset_samples(osp.join(root, 'train'), load_subset_file(self.subset_file(ctx)))
         val = scan_wnid_folder(osp.join(root, 'val'))
         crop = 64 if demo else 224
         result = few_shot_eval(model, train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
