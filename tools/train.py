@@ -4,7 +4,8 @@
 
 Runs resume automatically from the last checkpoint in the work dir (``--no-resume`` starts over,
 ``--resume PATH`` resumes from a given checkpoint). Launch on many GPUs with ``tools/dist_train.sh`` and on
-slurm with ``tools/slurm_train.sh``; both call this script with ``--launcher``.
+slurm with ``tools/slurm_train.sh``; both call this script with ``--launcher``, and both also run on
+CPU-only machines (gloo, see ``siameseim.distributed``).
 """
 import argparse
 import os
@@ -16,6 +17,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
+from siameseim.distributed import setup_cpu_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -62,6 +64,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     cfg = build_config(args)
+    setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
     runner.logger.info(f'training finished: {runner.iter} iterations, logs and checkpoints in {cfg.work_dir}')

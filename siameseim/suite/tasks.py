@@ -72,8 +72,8 @@ def _launch(script: str, args: List[str], ctx: SuiteContext, work_dir: str) -> N
         return
     path = osp.join(REPO_ROOT, 'tools', f'{script}.py')
     if ctx.launcher == 'pytorch':
-        command = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={ctx.gpus}', path, *args,
-                   '--launcher', 'pytorch']
+        command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={ctx.gpus}',
+                   path, *args, '--launcher', 'pytorch']
     else:
         command = ['srun', '-p', ctx.partition, f'--job-name=suite-{script}', f'--ntasks={ctx.gpus}',
                    f'--gres=gpu:{min(ctx.gpus, 8)}', f'--ntasks-per-node={min(ctx.gpus, 8)}', '--kill-on-bad-exit=1',

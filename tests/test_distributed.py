@@ -1,0 +1,180 @@
+"""Multi-process runs on the CPU (gloo): ``tools/dist_train.sh`` through torchrun, ``tools/slurm_train.sh``
+through a stand-in ``srun``, and the suite's torchrun launcher, all with two processes."""
+import os
+import os.path as osp
+import socket
+import stat
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from segmentation.toy import make_ade20k_toy
+from siameseim.suite.runner import SuiteContext
+from siameseim.suite.tasks import _launch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY_PRETRAIN = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py')
+TOY_SEGMENTATION = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py')
+
+# Each rank saves its own model (unwrapped) and wrapper after training, so the test can compare the ranks.
+PROBE = '''
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from siameseim.registry import HOOKS
+
+
+@HOOKS.register_module(force=True)
+class RankStateHook(Hook):
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        torch.save({'wrapper': type(runner.model).__name__, 'world_size': runner.world_size,
+                    'iter': runner.iter, 'state': model.state_dict()},
+                   f'{runner.work_dir}/rank{get_rank()}.pth')
+'''
+
+# A stand-in for slurm's srun: starts --ntasks copies of the command with the variables srun sets.
+FAKE_SRUN = '''#!/usr/bin/env bash
+ntasks=1
+while [[ $# -gt 0 && $1 == -* ]]; do
+    case "$1" in
+        --ntasks=*) ntasks=${1#*=}; shift ;;
+        -p) shift 2 ;;
+        *) shift ;;
+    esac
+done
+pids=()
+for ((rank = 0; rank < ntasks; rank++)); do
+    SLURM_PROCID=$rank SLURM_LOCALID=$rank SLURM_NTASKS=$ntasks SLURM_NODELIST=node001 "$@" &
+    pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+exit $status
+'''
+FAKE_SCONTROL = '''#!/usr/bin/env bash
+[[ "$1 $2 $3" == "show hostname node001" ]] && echo 127.0.0.1
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def image_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp('images')
+    rng = np.random.default_rng(0)
+    for index in range(16):
+        Image.fromarray(rng.integers(0, 255, (72, 80, 3), dtype=np.uint8)).save(root / f'{index:02d}.png')
+    return str(root)
+
+
+def write_probe_config(tmp_path):
+    (tmp_path / 'ddp_probe.py').write_text(PROBE)
+    config = tmp_path / 'config.py'
+    config.write_text(textwrap.dedent(f'''\
+        _base_ = [{TOY_PRETRAIN!r}]
+        custom_imports = dict(imports=['pretrain', 'ddp_probe'], allow_failed_imports=False)
+        custom_hooks = [dict(type='MomentumUpdateHook', base_momentum=0.99), dict(type='RankStateHook')]
+        '''))
+    return str(config)
+
+
+def run(command, tmp_path, **env):
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]), OMP_NUM_THREADS='1', **env)
+    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def pretrain_options(image_folder, max_epochs):
+    return ['--cfg-options', f'train_dataloader.dataset.root={image_folder}', 'train_dataloader.batch_size=4',
+            f'train_cfg.max_epochs={max_epochs}', 'default_hooks.checkpoint.interval=1',
+            'default_hooks.logger.interval=1']
+
+
+def assert_ranks_agree(work_dir, iterations):
+    """Both ranks ran DDP on the CPU and hold identical parameters, momentum target included."""
+    states = [torch.load(osp.join(work_dir, f'rank{rank}.pth'), map_location='cpu', weights_only=True)
+              for rank in (0, 1)]
+    for state in states:
+        assert state['wrapper'] == 'CPUDistributedDataParallel' and state['world_size'] == 2
+        assert state['iter'] == iterations
+    params = [{key: value for key, value in state['state'].items() if 'running_' not in key
+               and 'num_batches_tracked' not in key} for state in states]
+    assert any(key.startswith('target_encoder.blocks') for key in params[0])
+    for key, value in params[0].items():
+        assert torch.equal(value, params[1][key]), key
+
+
+@pytest.mark.slow
+def test_dist_train_runs_ddp_on_cpu_and_resumes(tmp_path, image_folder):
+    config, work_dir = write_probe_config(tmp_path), str(tmp_path / 'work')
+    command = ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir]
+    log = run(command + pretrain_options(image_folder, 2), tmp_path, PORT=str(free_port()))
+    # 16 images over 2 processes × 4 per step: 2 steps per epoch.
+    assert_ranks_agree(work_dir, iterations=4)
+    assert 'BatchNorm statistics stay per process' in log
+    initial = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu', weights_only=True)['state_dict']
+    final = torch.load(osp.join(work_dir, 'rank0.pth'), map_location='cpu', weights_only=True)['state']
+    assert not torch.equal(initial['encoder.blocks.0.attn.qkv.weight'], final['encoder.blocks.0.attn.qkv.weight'])
+
+    run(command + pretrain_options(image_folder, 3), tmp_path, PORT=str(free_port()))
+    assert_ranks_agree(work_dir, iterations=6)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('epoch_3.pth')
+
+
+@pytest.mark.slow
+def test_slurm_train_runs_with_srun(tmp_path, image_folder):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    for name, script in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
+    config, work_dir = write_probe_config(tmp_path), str(tmp_path / 'work')
+    run(['bash', 'tools/slurm_train.sh', 'cpu', 'toy', config, '--work-dir', work_dir,
+         *pretrain_options(image_folder, 1)], tmp_path, GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
+        PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', MASTER_PORT=str(free_port()))
+    assert_ranks_agree(work_dir, iterations=2)
+
+
+@pytest.mark.slow
+def test_suite_torchrun_launcher_trains_a_segmentor_with_syncbn_on_cpu(tmp_path):
+    data_root = str(tmp_path / 'ade')
+    make_ade20k_toy(data_root, num_train=4, num_val=2)
+    work_dir = str(tmp_path / 'work')
+    os.makedirs(work_dir)
+    ctx = SuiteContext(out_dir=str(tmp_path), data_root=data_root, launcher='pytorch', gpus=2, log=lambda line: None)
+    _launch('train', [TOY_SEGMENTATION, '--work-dir', work_dir, '--cfg-options',
+                      f'train_dataloader.dataset.data_root={data_root}', f'val_dataloader.dataset.data_root={data_root}',
+                      'train_dataloader.batch_size=2',
+                      'train_cfg.max_iters=2', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=2',
+                      'param_scheduler.0.end=1', 'param_scheduler.1.begin=1', 'param_scheduler.1.end=2'],
+            ctx, work_dir)
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    with open(osp.join(work_dir, 'train.log')) as f:
+        log = f.read()
+    assert 'BatchNorm statistics stay per process' in log and 'GPU number: 2' in log
+
+
+def test_cpu_launch_errors_name_the_fix(monkeypatch):
+    from mmengine.config import Config
+
+    from siameseim.distributed import setup_cpu_distributed
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert setup_cpu_distributed(Config(), 'none') is False
+    with pytest.raises(SystemExit, match='--launcher mpi needs GPUs: on a CPU-only machine use --launcher pytorch'):
+        setup_cpu_distributed(Config(), 'mpi')
+    monkeypatch.delenv('SLURM_PROCID', raising=False)
+    with pytest.raises(SystemExit, match='SLURM_PROCID is not set: start the job with srun'):
+        setup_cpu_distributed(Config(), 'slurm')
