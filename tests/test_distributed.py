@@ -12,13 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from segmentation.toy import make_ade20k_toy
-from siameseim.suite.runner import SuiteContext
-from siameseim.suite.tasks import _launch
+from siameseim.suite.demo import demo_context, make_demo_data
+from siameseim.suite.runner import SuiteCheckpoint, run_suite
+from siameseim.suite.tasks import build_tasks
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_PRETRAIN = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py')
-TOY_SEGMENTATION = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py')
 
 # Each rank saves its own model (unwrapped) and wrapper after training, so the test can compare the ranks.
 PROBE = '''
@@ -78,6 +77,23 @@ def image_folder(tmp_path_factory):
     return str(root)
 
 
+@pytest.fixture(scope='module')
+def stand_in_slurm(tmp_path_factory):
+    """A folder holding the stand-in ``srun`` and ``scontrol``, to put first on PATH."""
+    bin_dir = tmp_path_factory.mktemp('bin')
+    for name, script in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
+    return str(bin_dir)
+
+
+@pytest.fixture(scope='module')
+def demo_data(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('demo_data'))
+    make_demo_data(root, log=lambda line: None)
+    return root
+
+
 def write_probe_config(tmp_path):
     (tmp_path / 'ddp_probe.py').write_text(PROBE)
     config = tmp_path / 'config.py'
@@ -135,36 +151,34 @@ def test_dist_train_runs_ddp_on_cpu_and_resumes(tmp_path, image_folder):
 
 
 @pytest.mark.slow
-def test_slurm_train_runs_with_srun(tmp_path, image_folder):
-    bin_dir = tmp_path / 'bin'
-    bin_dir.mkdir()
-    for name, script in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL)):
-        (bin_dir / name).write_text(script)
-        (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
+def test_slurm_train_runs_with_srun(tmp_path, image_folder, stand_in_slurm):
     config, work_dir = write_probe_config(tmp_path), str(tmp_path / 'work')
     run(['bash', 'tools/slurm_train.sh', 'cpu', 'toy', config, '--work-dir', work_dir,
          *pretrain_options(image_folder, 1)], tmp_path, GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
-        PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', MASTER_PORT=str(free_port()))
+        PATH=f'{stand_in_slurm}{os.pathsep}{os.environ["PATH"]}', MASTER_PORT=str(free_port()))
     assert_ranks_agree(work_dir, iterations=2)
 
 
 @pytest.mark.slow
-def test_suite_torchrun_launcher_trains_a_segmentor_with_syncbn_on_cpu(tmp_path):
-    data_root = str(tmp_path / 'ade')
-    make_ade20k_toy(data_root, num_train=4, num_val=2)
-    work_dir = str(tmp_path / 'work')
-    os.makedirs(work_dir)
-    ctx = SuiteContext(out_dir=str(tmp_path), data_root=data_root, launcher='pytorch', gpus=2, log=lambda line: None)
-    _launch('train', [TOY_SEGMENTATION, '--work-dir', work_dir, '--cfg-options',
-                      f'train_dataloader.dataset.data_root={data_root}', f'val_dataloader.dataset.data_root={data_root}',
-                      'train_dataloader.batch_size=2',
-                      'train_cfg.max_iters=2', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=2',
-                      'param_scheduler.0.end=1', 'param_scheduler.1.begin=1', 'param_scheduler.1.end=2'],
-            ctx, work_dir)
-    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
-    with open(osp.join(work_dir, 'train.log')) as f:
+@pytest.mark.parametrize('launcher, task, logged', [
+    ('pytorch', 'ade20k', 'BatchNorm statistics stay per process'),
+    ('slurm', 'coco', 'Fp16CompressionHook: DDP gradients are all-reduced in fp16'),
+])
+def test_suite_launchers_train_and_test_with_two_processes(tmp_path, demo_data, stand_in_slurm, monkeypatch,
+                                                          launcher, task, logged):
+    """ADE20k (SyncBN model) under torchrun, COCO (fp16-compressed DDP gradients) under srun: the suite
+    trains, tests and collects the metrics that rank 0 wrote."""
+    monkeypatch.setenv('PATH', f'{stand_in_slurm}{os.pathsep}{os.environ["PATH"]}')
+    monkeypatch.setenv('MASTER_PORT', str(free_port()))
+    ctx = demo_context(str(tmp_path / 'suite'), quick=True, log=lambda line: None, data_root=demo_data)
+    ctx.launcher, ctx.gpus, ctx.partition = launcher, 2, 'cpu'
+    results = run_suite([SuiteCheckpoint('random-init', None, 'demo')], build_tasks([task]), ctx)
+    state = results['checkpoints']['random-init']['tasks'][task]
+    assert state['status'] == 'done', state
+    assert all(isinstance(value, float) for value in state['metrics'].values()) and state['metrics']
+    with open(osp.join(state['work_dir'], 'train.log')) as f:
         log = f.read()
-    assert 'BatchNorm statistics stay per process' in log and 'GPU number: 2' in log
+    assert 'GPU number: 2' in log and logged in log
 
 
 def test_cpu_launch_errors_name_the_fix(monkeypatch):

@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional
 
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
@@ -49,7 +50,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
-    if args.out:
+    if args.out and is_main_process():  # every rank holds the same metrics; one writes them
         with open(args.out, 'w') as f:
             json.dump({key: float(value) if isinstance(value, (int, float)) else value
                        for key, value in metrics.items()}, f, indent=2, default=str)
