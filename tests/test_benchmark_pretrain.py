@@ -37,7 +37,9 @@ def test_official_style_baseline_computes_the_same_loss_and_ema():
 
 
 def test_cpu_smoke_run_prints_measured_figures(capsys):
+    threads = torch.get_num_threads()
     assert benchmark_pretrain.main(
         ['--tiny', '--device', 'cpu', '--batch-sizes', '2', '--warmup', '1', '--iters', '1', '--data-images', '4']) == 0
     out = capsys.readouterr().out
     assert 'img/s' in out and 'speed-up' in out and 'images/s per CPU core' in out
+    assert torch.get_num_threads() == threads  # the single-core data measurement leaves the process as it was

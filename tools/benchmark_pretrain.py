@@ -135,22 +135,30 @@ def build(cfg: Config, device: torch.device, dtype: str, compile_model: bool):
 
 
 def data_pipeline_rate(cfg: Config, num_images: int) -> float:
-    """Images/s of the two-view transform + mask on one CPU core, on synthetic 500×375 JPEGs."""
+    """Images/s of the two-view transform + mask on one CPU core, on synthetic 500×375 JPEGs.
+
+    torch runs single-threaded for the measurement and gets its thread count back afterwards: oneDNN
+    primitives created at one thread count must not execute at another (a deadlock in conv backward).
+    """
     from PIL import Image
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as root:
-        rng = np.random.default_rng(0)
-        for index in range(16):
-            Image.fromarray(rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)).save(
-                osp.join(root, f'{index}.JPEG'), quality=90)
-        dataset_cfg = cfg.train_dataloader.dataset.to_dict()
-        dataset_cfg.pop('type')
-        dataset = PretrainImageFolder(**{**dataset_cfg, 'root': root})
-        dataset[(0, 0)]
-        start = time.perf_counter()
-        for index in range(num_images):
-            dataset[(0, index % len(dataset))]
-        return num_images / (time.perf_counter() - start)
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            rng = np.random.default_rng(0)
+            for index in range(16):
+                Image.fromarray(rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)).save(
+                    osp.join(root, f'{index}.JPEG'), quality=90)
+            dataset_cfg = cfg.train_dataloader.dataset.to_dict()
+            dataset_cfg.pop('type')
+            dataset = PretrainImageFolder(**{**dataset_cfg, 'root': root})
+            dataset[(0, 0)]
+            start = time.perf_counter()
+            for index in range(num_images):
+                dataset[(0, index % len(dataset))]
+            return num_images / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
