@@ -17,11 +17,14 @@ present in the training set. The SimCLR 1 % list ships as package data (:data:`S
 import argparse
 import importlib.util
 import json
+import multiprocessing
 import os
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -170,15 +173,27 @@ def fit_lbfgs(features: torch.Tensor, targets: torch.Tensor, num_classes: int, l
     return weight.detach()
 
 
-def fit_cyanure(features: torch.Tensor, targets: torch.Tensor, lam: float, tol: float = 1e-3,
-                max_epochs: int = 300) -> torch.Tensor:
-    """The same minimiser by cyanure with the official settings (method.md §5.3 item 6), as ``[D, K]`` fp64."""
+def _cyanure_weights(features: np.ndarray, targets: np.ndarray, lam: float, tol: float,
+                     max_epochs: int) -> np.ndarray:
     from cyanure.estimators import Classifier
     classifier = Classifier(loss='multiclass-logistic', penalty='l2', fit_intercept=False, lambda_1=lam, tol=tol,
                             max_iter=max_epochs, solver='auto', random_state=0, duality_gap_interval=10,
                             n_threads=-1, verbose=False)
-    classifier.fit(features.double().numpy(), targets.numpy())
-    return torch.from_numpy(classifier.coef_.reshape(features.shape[1], -1)).double()
+    classifier.fit(features, targets)
+    return classifier.coef_.reshape(features.shape[1], -1)
+
+
+def fit_cyanure(features: torch.Tensor, targets: torch.Tensor, lam: float, tol: float = 1e-3,
+                max_epochs: int = 300) -> torch.Tensor:
+    """The same minimiser by cyanure with the official settings (method.md §5.3 item 6), as ``[D, K]`` fp64.
+
+    cyanure runs in a child process: it brings its own OpenMP and OpenBLAS runtimes, and with them loaded
+    beside torch's a later oneDNN convolution backward in the same process was seen to deadlock.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context('spawn')) as pool:
+        weights = pool.submit(_cyanure_weights, features.double().numpy(), targets.numpy(), lam, tol,
+                              max_epochs).result()
+    return torch.from_numpy(weights)
 
 
 def fit_logistic_regression(features: torch.Tensor, labels: torch.Tensor, lambd: float = 0.1,

@@ -4,6 +4,8 @@ import hashlib
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -139,3 +141,22 @@ def test_few_shot_end_to_end_on_toy_imagenet(tmp_path, capsys):
     assert f'({len(names)} train / 12 val images, lambd 0.1' in printed
     # Each toy class is one colour: even random features separate them.
     assert json.loads((out / 'few_shot.json').read_text())['top1'] > 50
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_CYANURE, reason='cyanure is not installed')
+def test_cyanure_leaves_later_torch_training_in_the_process_working():
+    """The suite fits the few-shot classifier and then trains ADE20k in one process. With cyanure's own
+    OpenMP/OpenBLAS loaded beside torch's, that conv backward deadlocked; the fit now runs in a child."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = (
+        'import sys, torch\n'
+        f'sys.path.insert(0, {os.path.join(root, "tools")!r})\n'
+        'from robustness.few_shot import fit_logistic_regression, preprocess\n'
+        'fit_logistic_regression(preprocess(torch.randn(60, 16)), torch.arange(60) % 3, solver="cyanure")\n'
+        'import benchmark_segmentation\n'
+        'sys.exit(benchmark_segmentation.main(["--tiny", "--device", "cpu", "--batch-size", "2", "--warmup", "0", '
+        '"--iters", "1"]))\n')
+    result = subprocess.run([sys.executable, '-c', script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'ratio suite/mmseg:' in result.stdout
