@@ -12,9 +12,10 @@ objective; the two agree to the solver tolerance (tested). As in cyanure, the cl
 present in the training set. The SimCLR 1 % list ships as package data (:data:`SIMCLR_1PERCENT`)::
 
     python -m robustness.few_shot CHECKPOINT --data-root data/imagenet [--subset-file LIST] \
-        [--arch vit-b] [--lambd 0.1] [--solver auto|cyanure|lbfgs] [--out DIR]
+        [--arch vit-b] [--lambd 0.1] [--solver auto|cyanure|lbfgs] [--cache DIR] [--out DIR]
 """
 import argparse
+import hashlib
 import importlib.util
 import json
 import multiprocessing
@@ -218,12 +219,50 @@ def accuracy(classifier: LinearClassifier, features: torch.Tensor, labels: torch
     return 100.0 * float((classifier.predict(features) == labels).double().mean())
 
 
+def features_fingerprint(model: nn.Module, samples: Sequence[Tuple[str, int]], crop_size: int, resize: int) -> str:
+    """sha256 of what the features depend on: the model's weights, the images and labels, the input size."""
+    digest = hashlib.sha256(f'{crop_size}/{resize}'.encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    for path, label in samples:
+        digest.update(f'{path}\t{label}\n'.encode())
+    return digest.hexdigest()
+
+
+def cached_features(model: nn.Module, samples: Sequence[Tuple[str, int]], cache: Optional[str], *,
+                    crop_size: int = 224, resize: int = 256, **loader_options) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`extract_features`, kept in the file ``cache`` and reused while the fingerprint matches."""
+    if cache is None:
+        return extract_features(model, samples, crop_size=crop_size, resize=resize, **loader_options)
+    fingerprint = features_fingerprint(model, samples, crop_size, resize)
+    if os.path.isfile(cache):
+        stored = torch.load(cache, map_location='cpu', weights_only=True)
+        if stored.get('fingerprint') == fingerprint:
+            print(f'reusing the features of {len(samples)} images from {cache}', flush=True)
+            return stored['features'], stored['labels']
+    features, labels = extract_features(model, samples, crop_size=crop_size, resize=resize, **loader_options)
+    os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
+    torch.save(dict(fingerprint=fingerprint, features=features, labels=labels), f'{cache}.tmp')
+    os.replace(f'{cache}.tmp', cache)
+    return features, labels
+
+
 def few_shot_eval(model: nn.Module, train_samples: Sequence[Tuple[str, int]], val_samples: Sequence[Tuple[str, int]],
-                  lambd: float = 0.1, solver: str = 'auto', **loader_options) -> Dict[str, float]:
-    """Extract, preprocess, fit on ``train_samples``, score on ``val_samples``."""
+                  lambd: float = 0.1, solver: str = 'auto', cache_dir: Optional[str] = None,
+                  **loader_options) -> Dict[str, float]:
+    """Extract, preprocess, fit on ``train_samples``, score on ``val_samples``.
+
+    With ``cache_dir``, the features are kept there (``features_{train,val}.pt``) and a rerun with the same
+    weights, images and input size (another ``lambd`` or solver, say) skips the extraction.
+    """
     solver = resolve_solver(solver, len({label for _, label in train_samples}))
-    train_x, train_y = extract_features(model, train_samples, **loader_options)
-    val_x, val_y = extract_features(model, val_samples, **loader_options)
+
+    def cache(split: str) -> Optional[str]:
+        return None if cache_dir is None else os.path.join(cache_dir, f'features_{split}.pt')
+
+    train_x, train_y = cached_features(model, train_samples, cache('train'), **loader_options)
+    val_x, val_y = cached_features(model, val_samples, cache('val'), **loader_options)
     classifier = fit_logistic_regression(preprocess(train_x), train_y, lambd=lambd, solver=solver)
     return dict(top1=accuracy(classifier, preprocess(val_x), val_y), train_images=len(train_y),
                 val_images=len(val_y), lambd=lambd, solver=SOLVER_NAMES[solver])
@@ -244,15 +283,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1))
     parser.add_argument('--input-size', type=int, default=224)
     parser.add_argument('--out', help='write few_shot.json here')
+    parser.add_argument('--cache', help='keep the extracted features here and reuse them on a rerun with the same '
+                                        'checkpoint, images and input size (e.g. to try another --lambd)')
     args = parser.parse_args(argv)
     try:
         lambd = args.lambd if args.lambd is not None else default_lambd(args.arch)
         train = subset_samples(os.path.join(args.data_root, 'train'), load_subset_file(args.subset_file))
         val = scan_wnid_folder(os.path.join(args.data_root, 'val'))
         model = build_feature_model(args.checkpoint, args.arch)
-        result = few_shot_eval(model, train, val, lambd=lambd, solver=args.solver, device=args.device,
-                               batch_size=args.batch_size, num_workers=args.workers, crop_size=args.input_size,
-                               resize=round(args.input_size * 256 / 224))
+        result = few_shot_eval(model, train, val, lambd=lambd, solver=args.solver, cache_dir=args.cache,
+                               device=args.device, batch_size=args.batch_size, num_workers=args.workers,
+                               crop_size=args.input_size, resize=round(args.input_size * 256 / 224))
     except (CheckpointError, CorruptImageError, FileNotFoundError, ValueError) as err:
         print(f'error: {error_line(err)}', file=sys.stderr)
         return 1

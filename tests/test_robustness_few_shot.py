@@ -143,6 +143,30 @@ def test_few_shot_end_to_end_on_toy_imagenet(tmp_path, capsys):
     assert json.loads((out / 'few_shot.json').read_text())['top1'] > 50
 
 
+def test_features_are_cached_and_reused_only_for_the_same_weights_and_images(tmp_path, monkeypatch, capsys):
+    data = tmp_path / 'data'
+    make_toy_benchmarks(str(data), per_class=2, size=40)
+    samples = few_shot.scan_wnid_folder(str(data / 'imagenet' / 'train'))
+    torch.manual_seed(0)
+    model = few_shot.build_feature_model(None, dict(arch=None, embed_dim=32, depth=1, num_heads=2, img_size=32))
+    options = dict(crop_size=32, resize=36, num_workers=0)
+    cache = str(tmp_path / 'cache' / 'features_train.pt')
+    first = few_shot.cached_features(model, samples, cache, **options)
+    calls = []
+    extract = few_shot.extract_features
+    monkeypatch.setattr(few_shot, 'extract_features', lambda *args, **kwargs: calls.append(1) or extract(*args,
+                                                                                                          **kwargs))
+    again = few_shot.cached_features(model, samples, cache, **options)
+    assert not calls and 'reusing the features of' in capsys.readouterr().out
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    few_shot.cached_features(model, samples[1:], cache, **options)        # other images: extracted again
+    with torch.no_grad():
+        model.blocks[0].mlp.fc1.weight.add_(1.0)
+    changed = few_shot.cached_features(model, samples, cache, **options)  # other weights: extracted again
+    assert len(calls) == 2 and not torch.equal(first[0], changed[0])
+    assert not os.path.exists(cache + '.tmp')
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_CYANURE, reason='cyanure is not installed')
 def test_cyanure_leaves_later_torch_training_in_the_process_working():

@@ -186,8 +186,8 @@ class FewShotTask(Task):
         val = scan_wnid_folder(osp.join(root, 'val'))
         crop = 64 if demo else 224
         result = few_shot_eval(model, train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
-                               device=ctx.extra.get('device', 'cpu'), num_workers=0 if demo else 8, crop_size=crop,
-                               resize=round(crop * 256 / 224))
+                               cache_dir=work_dir, device=ctx.extra.get('device', 'cpu'),
+                               num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224))
         with open(osp.join(work_dir, 'few_shot.json'), 'w') as f:
             json.dump(result, f, indent=2)
         return {'top1': result['top1']}
