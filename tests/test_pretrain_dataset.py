@@ -73,13 +73,16 @@ def test_flat_folder_with_mixed_extensions(flat_root):
 def test_sample_format_and_collation(flat_root):
     ds = siameseim_dataset(flat_root)
     item = ds[1]
-    assert set(item) == {'view1', 'view2', 'relpos', 'mask'}
+    assert set(item) == {'view1', 'view2', 'relpos', 'mask', 'ids_keep'}
     assert item['view1'].shape == item['view2'].shape == (3, 64, 64) and item['view1'].dtype == torch.float32
     assert item['relpos'].shape == (6, ) and item['relpos'].dtype == torch.float64
     assert item['mask'].shape == (14, 14) and item['mask'].dtype == torch.bool and item['mask'].sum() == 118
+    assert item['ids_keep'].dtype == torch.int64 and item['ids_keep'].tolist() == [
+        index for index in range(196) if not item['mask'].flatten()[index]]
     batch = default_collate([ds[i] for i in range(len(ds))])
     assert batch['view1'].shape == (4, 3, 64, 64) and batch['relpos'].shape == (4, 6)
     assert batch['mask'].shape == (4, 14, 14) and batch['mask'].dtype == torch.bool
+    assert batch['ids_keep'].shape == (4, 78)
 
 
 def test_mae_samples_have_inputs_only(flat_root):

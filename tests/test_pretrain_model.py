@@ -56,6 +56,19 @@ def test_forward_gives_a_finite_loss_and_predictions_for_every_view2_patch():
     assert loss.ndim == 0 and torch.isfinite(loss)
 
 
+def test_visible_ids_from_the_data_pipeline_give_the_same_step_in_one_compiled_graph():
+    data = batch()
+    ids_keep = (~data['mask'].flatten(1)).nonzero()[:, 1].reshape(3, -1)
+    model = tiny_siameseim().train()
+    derived = model(**data, mode='tensor')
+    given = model(**data, ids_keep=ids_keep, mode='tensor')
+    assert torch.equal(derived['pred'], given['pred']) and torch.equal(derived['target'], given['target'])
+    # Without ids_keep the mask costs graph breaks (count check, nonzero); with them dynamo captures one graph.
+    assert torch._dynamo.explain(model)(**data).graph_break_count > 0
+    explained = torch._dynamo.explain(model)(**data, ids_keep=ids_keep)
+    assert explained.graph_count == 1 and explained.graph_break_count == 0
+
+
 def test_trainable_parameters_follow_the_spec():
     model = tiny_siameseim()
     trainable = {name.split('.')[0] for name, p in model.named_parameters() if p.requires_grad}

@@ -41,8 +41,9 @@ class PretrainImageFolder(Dataset):
 
     ``__getitem__`` returns the transform's dict — ``view1``, ``view2`` (float32 ``[3,S,S]``) and ``relpos``
     (float64 ``[6]``) for :class:`SiameseTwoViewTransform`, ``inputs`` for :class:`MAEPretrainTransform` —
-    plus ``mask`` (bool ``[g, g]``, view 1 only) when a mask generator is given. Items collate with
-    ``torch.utils.data.default_collate``.
+    plus ``mask`` (bool ``[g, g]``, view 1 only) and its visible patches ``ids_keep`` (int64 raster indices,
+    the same count in every item, so the model step has no data-dependent shape) when a mask generator is
+    given. Items collate with ``torch.utils.data.default_collate``.
 
     Randomness: each process (main or data-loader worker) draws augmentations and masks from its own
     ``numpy.random.Generator``, seeded from ``seed`` and the seed torch derives for that worker from the
@@ -134,5 +135,7 @@ class PretrainImageFolder(Dataset):
             raise RuntimeError(f'none of the {len(self.samples)} images under {self.root!r} can be read')
         item = dict(self.transform(image, rng))
         if self.mask_generator is not None:
-            item['mask'] = torch.from_numpy(self.mask_generator(rng))
+            mask = self.mask_generator(rng)
+            item['mask'] = torch.from_numpy(mask)
+            item['ids_keep'] = torch.from_numpy(np.flatnonzero(~mask))
         return item

@@ -165,9 +165,9 @@ class SiameseIM(BaseModel):
             raise ValueError('every sample must mask the same number of patches (use the fixed-count mask generator)')
         return visible.nonzero()[:, 1].reshape(mask.shape[0], -1)
 
-    def predict_view2(self, view1: torch.Tensor, relpos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Online branch: predictions ``[B, L, Dd]`` for every patch of view 2 (raster order)."""
-        ids_keep = self.visible_ids(mask)
+    def predict_view2(self, view1: torch.Tensor, relpos: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+        """Online branch: predictions ``[B, L, Dd]`` for every patch of view 2 (raster order), from the visible
+        view-1 patches ``ids_keep [B, V]``."""
         tokens = self.decoder_embed(self.encoder.forward_features(view1, ids_keep=ids_keep))
         for block in self.projector:
             tokens = block(tokens, self.grid_size)
@@ -194,9 +194,15 @@ class SiameseIM(BaseModel):
                 view2: torch.Tensor,
                 relpos: torch.Tensor,
                 mask: torch.Tensor,
+                ids_keep: Optional[torch.Tensor] = None,
                 mode: str = 'loss') -> Dict[str, torch.Tensor]:
-        """``mode='loss'`` returns ``{'loss': …}``; ``mode='tensor'`` returns predictions and targets."""
-        pred = self.predict_view2(view1, relpos, mask)
+        """``mode='loss'`` returns ``{'loss': …}``; ``mode='tensor'`` returns predictions and targets.
+
+        ``ids_keep`` (the visible patches of ``mask``, from the data pipeline) keeps the step free of
+        data-dependent shapes and host syncs, so ``torch.compile`` captures it whole; without it they are
+        derived from ``mask`` here.
+        """
+        pred = self.predict_view2(view1, relpos, self.visible_ids(mask) if ids_keep is None else ids_keep)
         target = self.target_view2(view2)
         if mode == 'tensor':
             return dict(pred=pred, target=target)
