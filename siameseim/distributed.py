@@ -27,9 +27,7 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` for CPU processes: no device ids, SyncBatchNorm reverted to BatchNorm."""
 
     def __init__(self, module: torch.nn.Module, device_ids: object = None, **kwargs) -> None:
-        synced = any(isinstance(m, torch.nn.SyncBatchNorm) or type(m).__name__ == 'SyncBatchNorm'
-                     for m in module.modules())
-        if synced:
+        if any(type(m).__name__ == 'SyncBatchNorm' for m in module.modules()):  # torch's or mmcv's
             print_log('SyncBatchNorm has no CPU kernel: BatchNorm statistics stay per process in this CPU run',
                       logger='current', level=logging.WARNING)
         super().__init__(module=revert_sync_batchnorm(module), device_ids=None, **kwargs)
