@@ -157,7 +157,7 @@ def resolve_solver(solver: str, num_classes: Optional[int] = None) -> str:
 
 
 def fit_lbfgs(features: torch.Tensor, targets: torch.Tensor, num_classes: int, lam: float,
-              max_iter: int = 1000, tol: float = 1e-6) -> torch.Tensor:
+              max_iter: int = 1000, tol: float = DEFAULT_TOL['lbfgs']) -> torch.Tensor:
     """Weights ``[D, num_classes]`` minimising :func:`logistic_objective` (full-batch L-BFGS, fp64)."""
     x, y = features.double(), targets.long()
     weight = torch.zeros(x.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
@@ -184,7 +184,7 @@ def _cyanure_weights(features: np.ndarray, targets: np.ndarray, lam: float, tol:
     return classifier.coef_.reshape(features.shape[1], -1)
 
 
-def fit_cyanure(features: torch.Tensor, targets: torch.Tensor, lam: float, tol: float = 1e-3,
+def fit_cyanure(features: torch.Tensor, targets: torch.Tensor, lam: float, tol: float = DEFAULT_TOL['cyanure'],
                 max_epochs: int = 300) -> torch.Tensor:
     """The same minimiser by cyanure with the official settings (method.md §5.3 item 6), as ``[D, K]`` fp64.
 
@@ -219,23 +219,34 @@ def accuracy(classifier: LinearClassifier, features: torch.Tensor, labels: torch
     return 100.0 * float((classifier.predict(features) == labels).double().mean())
 
 
-def features_fingerprint(model: nn.Module, samples: Sequence[Tuple[str, int]], crop_size: int, resize: int) -> str:
-    """sha256 of what the features depend on: the model's weights, the images and labels, the input size."""
-    digest = hashlib.sha256(f'{crop_size}/{resize}'.encode())
+def weights_digest(model: nn.Module) -> str:
+    """sha256 of the model's state dict (names and bytes)."""
+    digest = hashlib.sha256()
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def features_fingerprint(weights: str, samples: Sequence[Tuple[str, int]], crop_size: int, resize: int) -> str:
+    """sha256 of what the features depend on: the weights' digest, the images and labels, the input size."""
+    digest = hashlib.sha256(f'{weights}/{crop_size}/{resize}'.encode())
     for path, label in samples:
         digest.update(f'{path}\t{label}\n'.encode())
     return digest.hexdigest()
 
 
 def cached_features(model: nn.Module, samples: Sequence[Tuple[str, int]], cache: Optional[str], *,
-                    crop_size: int = 224, resize: int = 256, **loader_options) -> Tuple[torch.Tensor, torch.Tensor]:
-    """:func:`extract_features`, kept in the file ``cache`` and reused while the fingerprint matches."""
+                    weights: Optional[str] = None, crop_size: int = 224, resize: int = 256,
+                    **loader_options) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`extract_features`, kept in the file ``cache`` and reused while the fingerprint matches.
+
+    ``weights`` is the model's :func:`weights_digest` when the caller already has it (one per model, however
+    many sample sets).
+    """
     if cache is None:
         return extract_features(model, samples, crop_size=crop_size, resize=resize, **loader_options)
-    fingerprint = features_fingerprint(model, samples, crop_size, resize)
+    fingerprint = features_fingerprint(weights or weights_digest(model), samples, crop_size, resize)
     if os.path.isfile(cache):
         stored = torch.load(cache, map_location='cpu', weights_only=True)
         if stored.get('fingerprint') == fingerprint:
@@ -258,11 +269,13 @@ def few_shot_eval(model: nn.Module, train_samples: Sequence[Tuple[str, int]], va
     """
     solver = resolve_solver(solver, len({label for _, label in train_samples}))
 
+    weights = None if cache_dir is None else weights_digest(model)
+
     def cache(split: str) -> Optional[str]:
         return None if cache_dir is None else os.path.join(cache_dir, f'features_{split}.pt')
 
-    train_x, train_y = cached_features(model, train_samples, cache('train'), **loader_options)
-    val_x, val_y = cached_features(model, val_samples, cache('val'), **loader_options)
+    train_x, train_y = cached_features(model, train_samples, cache('train'), weights=weights, **loader_options)
+    val_x, val_y = cached_features(model, val_samples, cache('val'), weights=weights, **loader_options)
     classifier = fit_logistic_regression(preprocess(train_x), train_y, lambd=lambd, solver=solver)
     return dict(top1=accuracy(classifier, preprocess(val_x), val_y), train_images=len(train_y),
                 val_images=len(val_y), lambd=lambd, solver=SOLVER_NAMES[solver])

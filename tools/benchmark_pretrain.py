@@ -58,7 +58,7 @@ def synthetic_batch(model, batch_size: int, device: torch.device, mask_cfg: dict
         view2=torch.randn(batch_size, 3, size, size, device=device),
         relpos=relpos.to(device),
         mask=mask.to(device),
-        ids_keep=(~mask.flatten(1)).nonzero()[:, 1].reshape(batch_size, -1).to(device))
+        ids_keep=model.visible_ids(mask).to(device))
 
 
 @contextmanager
