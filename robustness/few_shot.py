@@ -20,6 +20,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -248,8 +249,13 @@ def cached_features(model: nn.Module, samples: Sequence[Tuple[str, int]], cache:
         return extract_features(model, samples, crop_size=crop_size, resize=resize, **loader_options)
     fingerprint = features_fingerprint(weights or weights_digest(model), samples, crop_size, resize)
     if os.path.isfile(cache):
-        stored = torch.load(cache, map_location='cpu', weights_only=True)
-        if stored.get('fingerprint') == fingerprint:
+        try:
+            stored = torch.load(cache, map_location='cpu', weights_only=True)
+        except (EOFError, OSError, RuntimeError, pickle.UnpicklingError) as err:
+            print(f'cannot read the feature cache {cache} ({type(err).__name__}): extracting again, it will be '
+                  f'replaced', flush=True)
+            stored = None
+        if isinstance(stored, dict) and stored.get('fingerprint') == fingerprint:
             print(f'reusing the features of {len(samples)} images from {cache}', flush=True)
             return stored['features'], stored['labels']
     features, labels = extract_features(model, samples, crop_size=crop_size, resize=resize, **loader_options)

@@ -165,6 +165,13 @@ def test_features_are_cached_and_reused_only_for_the_same_weights_and_images(tmp
     changed = few_shot.cached_features(model, samples, cache, **options)  # other weights: extracted again
     assert len(calls) == 2 and not torch.equal(first[0], changed[0])
     assert not os.path.exists(cache + '.tmp')
+    with open(cache, 'w') as f:
+        f.write('not a torch file')                                    # unreadable: one line, extracted again
+    capsys.readouterr()
+    recovered = few_shot.cached_features(model, samples, cache, **options)
+    assert 'cannot read the feature cache' in capsys.readouterr().out and len(calls) == 3
+    assert torch.equal(recovered[0], changed[0])
+    assert torch.equal(few_shot.cached_features(model, samples, cache, **options)[0], changed[0]) and len(calls) == 3
 
 
 @pytest.mark.slow
