@@ -6,11 +6,19 @@ mmengine's pytorch and slurm launchers call ``torch.cuda.set_device`` and its Ru
 at :class:`CPUDistributedDataParallel`, so ``tools/dist_train.sh`` and ``tools/slurm_train.sh`` run the
 same code on CPU-only machines and in CI. SyncBatchNorm has no CPU kernel: there, BatchNorm statistics stay
 per process, and a warning says so.
+
+:func:`distributed_session` wraps one run of ``tools/train.py`` / ``tools/test.py``: it also destroys the
+process group the run started, so gloo's native threads are joined while the interpreter is still alive
+instead of by exit-time destructors (which abort the process with ``terminate called without an active
+exception``), and it gives back the ``LOCAL_RANK`` variable it set.
 """
+import contextlib
+import gc
 import logging
 import os
 import subprocess
 from datetime import timedelta
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -71,3 +79,54 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
         wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
         cfg.model_wrapper_cfg = wrapper
     return True
+
+
+@contextlib.contextmanager
+def local_rank_environment(local_rank: int) -> Iterator[None]:
+    """``LOCAL_RANK`` set to ``local_rank`` unless a launcher already set it; removed again afterwards.
+
+    mmengine reads the local rank from the environment; launchers that pass ``--local-rank`` instead
+    (``torch.distributed.launch``) rely on the scripts to export it. A run inside a longer-lived process (the
+    suite, tests) must not leave it behind.
+    """
+    if 'LOCAL_RANK' in os.environ:
+        yield
+        return
+    os.environ['LOCAL_RANK'] = str(local_rank)
+    try:
+        yield
+    finally:
+        os.environ.pop('LOCAL_RANK', None)
+
+
+def teardown_process_group(success: bool) -> None:
+    """Wait for every rank (after a successful run), then destroy the default process group.
+
+    Destroying it joins the backend's threads (gloo: a TCP event loop and the collective workers) now. Left to
+    interpreter exit, those threads outlive the Python objects that own them and the process can abort in a
+    C++ destructor after its work is done, so a finished run would be reported as failed.
+    """
+    if not dist.is_initialized():
+        return
+    if success:
+        dist.barrier()  # no rank closes its connections while another is still using them
+    dist.destroy_process_group()
+    gc.collect()  # the backend's threads stop when the last reference (DDP's reducer, in a Runner cycle) goes
+
+
+@contextlib.contextmanager
+def distributed_session(cfg: Config, launcher: str, local_rank: int = 0) -> Iterator[bool]:
+    """One training or test run: the CPU process group (see :func:`setup_cpu_distributed`), and a clean end.
+
+    Yields whether the CPU path is used. A process group started inside the session (here or by mmengine's
+    launcher in the Runner) is destroyed when it ends; one that already existed is left to its owner.
+    """
+    with local_rank_environment(local_rank):
+        owned = not dist.is_initialized()
+        success = False
+        try:
+            yield setup_cpu_distributed(cfg, launcher)
+            success = True
+        finally:
+            if owned:
+                teardown_process_group(success)

@@ -1,14 +1,13 @@
 """The pretraining benchmark: its official-style baseline computes the same step, and the CPU smoke run works."""
 import os.path as osp
-import sys
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import benchmark_pretrain  # noqa: E402
+benchmark_pretrain = load_tool('benchmark_pretrain')
 
 
 def test_official_style_baseline_computes_the_same_loss_and_ema():

@@ -5,7 +5,6 @@ import math
 import os
 import os.path as osp
 import socket
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -18,12 +17,12 @@ from torch.nn.parallel import DistributedDataParallel
 import detection  # noqa: F401
 from detection.hooks import Fp16CompressionHook
 from detection.toy import COCO_CATEGORIES, LVIS_CATEGORIES, make_toy_coco, make_toy_lvis, scale_down
+from tool_modules import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import benchmark_detection  # noqa: E402
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+benchmark_detection = load_tool('benchmark_detection')
+test_tool = load_tool('test')
+train_tool = load_tool('train')
 
 CONFIG_DIR = osp.join(REPO, 'detection', 'configs')
 

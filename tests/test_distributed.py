@@ -1,17 +1,24 @@
 """Multi-process runs on the CPU (gloo): ``tools/dist_train.sh`` through torchrun, ``tools/slurm_train.sh``
-through a stand-in ``srun``, and the suite's torchrun launcher, all with two processes."""
+through a stand-in ``srun``, and the suite's torchrun launcher, all with two processes; and the distributed
+session of ``tools/train.py`` / ``tools/test.py`` in this process."""
+import contextlib
+import functools
 import os
 import os.path as osp
 import socket
 import stat
 import subprocess
+import sys
 import textwrap
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+from mmengine.config import Config
 from PIL import Image
 
+from siameseim.distributed import CPUDistributedDataParallel, distributed_session
 from siameseim.suite.demo import demo_context, make_demo_data
 from siameseim.suite.runner import SuiteCheckpoint, run_suite
 from siameseim.suite.tasks import build_tasks
@@ -60,6 +67,12 @@ exit $status
 FAKE_SCONTROL = '''#!/usr/bin/env bash
 [[ "$1 $2 $3" == "show hostname node001" ]] && echo 127.0.0.1
 '''
+# Another Python first on PATH, without torch: the launch scripts must use $PYTHON, not whatever PATH finds.
+WRONG_PYTHON = '''#!/usr/bin/env bash
+echo "No module named torch (the python on PATH was used instead of \\$PYTHON)" >&2
+exit 1
+'''
+PORT_IN_USE = ('EADDRINUSE', 'address already in use')
 
 
 def free_port() -> int:
@@ -79,9 +92,11 @@ def image_folder(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def stand_in_slurm(tmp_path_factory):
-    """A folder holding the stand-in ``srun`` and ``scontrol``, to put first on PATH."""
+    """A folder to put first on PATH: the stand-in ``srun`` and ``scontrol``, and a ``python`` and ``python3``
+    that are not the interpreter under test."""
     bin_dir = tmp_path_factory.mktemp('bin')
-    for name, script in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL)):
+    for name, script in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL), ('python', WRONG_PYTHON),
+                         ('python3', WRONG_PYTHON)):
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod((bin_dir / name).stat().st_mode | stat.S_IEXEC)
     return str(bin_dir)
@@ -105,11 +120,23 @@ def write_probe_config(tmp_path):
     return str(config)
 
 
-def run(command, tmp_path, **env):
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]), OMP_NUM_THREADS='1', **env)
-    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+def run(command, tmp_path, bin_dir, master_port=False, **env):
+    """Run a launch script with ``bin_dir`` first on PATH and ``$PYTHON`` naming this interpreter.
+
+    With ``master_port`` the rendezvous port is chosen here (srun cannot pick one itself); it is closed again
+    before the script binds it, so a run that lost it to another process is retried on a fresh port.
+    """
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]), OMP_NUM_THREADS='1',
+                       PYTHON=sys.executable, PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', **env)
+    for _ in range(3):
+        if master_port:
+            environment['MASTER_PORT'] = str(free_port())
+        result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+        output = result.stdout + result.stderr
+        if not (master_port and result.returncode and any(text in output for text in PORT_IN_USE)):
+            break
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
+    return output
 
 
 def pretrain_options(image_folder, max_epochs):
@@ -133,10 +160,11 @@ def assert_ranks_agree(work_dir, iterations):
 
 
 @pytest.mark.slow
-def test_dist_train_runs_ddp_on_cpu_and_resumes(tmp_path, image_folder):
+def test_dist_train_runs_ddp_on_cpu_and_resumes(tmp_path, image_folder, stand_in_slurm):
+    """One node: torchrun --standalone picks its own port, so nothing here can race for one."""
     config, work_dir = write_probe_config(tmp_path), str(tmp_path / 'work')
     command = ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir]
-    log = run(command + pretrain_options(image_folder, 2), tmp_path, PORT=str(free_port()))
+    log = run(command + pretrain_options(image_folder, 2), tmp_path, stand_in_slurm)
     # 16 images over 2 processes × 4 per step: 2 steps per epoch.
     assert_ranks_agree(work_dir, iterations=4)
     assert 'BatchNorm statistics stay per process' in log
@@ -144,7 +172,7 @@ def test_dist_train_runs_ddp_on_cpu_and_resumes(tmp_path, image_folder):
     final = torch.load(osp.join(work_dir, 'rank0.pth'), map_location='cpu', weights_only=True)['state']
     assert not torch.equal(initial['encoder.blocks.0.attn.qkv.weight'], final['encoder.blocks.0.attn.qkv.weight'])
 
-    run(command + pretrain_options(image_folder, 3), tmp_path, PORT=str(free_port()))
+    run(command + pretrain_options(image_folder, 3), tmp_path, stand_in_slurm)
     assert_ranks_agree(work_dir, iterations=6)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         assert f.read().strip().endswith('epoch_3.pth')
@@ -154,8 +182,8 @@ def test_dist_train_runs_ddp_on_cpu_and_resumes(tmp_path, image_folder):
 def test_slurm_train_runs_with_srun(tmp_path, image_folder, stand_in_slurm):
     config, work_dir = write_probe_config(tmp_path), str(tmp_path / 'work')
     run(['bash', 'tools/slurm_train.sh', 'cpu', 'toy', config, '--work-dir', work_dir,
-         *pretrain_options(image_folder, 1)], tmp_path, GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
-        PATH=f'{stand_in_slurm}{os.pathsep}{os.environ["PATH"]}', MASTER_PORT=str(free_port()))
+         *pretrain_options(image_folder, 1)], tmp_path, stand_in_slurm, master_port=True, GPUS='2',
+        GPUS_PER_NODE='2', CPUS_PER_TASK='1')
     assert_ranks_agree(work_dir, iterations=2)
 
 
@@ -167,23 +195,89 @@ def test_slurm_train_runs_with_srun(tmp_path, image_folder, stand_in_slurm):
 def test_suite_launchers_train_and_test_with_two_processes(tmp_path, demo_data, stand_in_slurm, monkeypatch,
                                                           launcher, task, logged):
     """ADE20k (SyncBN model) under torchrun, COCO (fp16-compressed DDP gradients) under srun: the suite
-    trains, tests and collects the metrics that rank 0 wrote."""
+    trains, tests and collects the metrics that rank 0 wrote. srun needs a port chosen here: a run that lost
+    it to another process is retried on a fresh one."""
     monkeypatch.setenv('PATH', f'{stand_in_slurm}{os.pathsep}{os.environ["PATH"]}')
-    monkeypatch.setenv('MASTER_PORT', str(free_port()))
-    ctx = demo_context(str(tmp_path / 'suite'), quick=True, log=lambda line: None, data_root=demo_data)
-    ctx.launcher, ctx.gpus, ctx.partition = launcher, 2, 'cpu'
-    results = run_suite([SuiteCheckpoint('random-init', None, 'demo')], build_tasks([task]), ctx)
-    state = results['checkpoints']['random-init']['tasks'][task]
+    for attempt in range(3):
+        monkeypatch.setenv('MASTER_PORT', str(free_port()))
+        ctx = demo_context(str(tmp_path / f'suite{attempt}'), quick=True, log=lambda line: None, data_root=demo_data)
+        ctx.launcher, ctx.gpus, ctx.partition = launcher, 2, 'cpu'
+        results = run_suite([SuiteCheckpoint('random-init', None, 'demo')], build_tasks([task]), ctx)
+        state = results['checkpoints']['random-init']['tasks'][task]
+        logs = [osp.join(state['work_dir'], f'{script}.log') for script in ('train', 'test')]
+        output = ''.join(open(path).read() for path in logs if osp.isfile(path))
+        if state['status'] == 'done' or launcher != 'slurm' or not any(text in output for text in PORT_IN_USE):
+            break
     assert state['status'] == 'done', state
     assert all(isinstance(value, float) for value in state['metrics'].values()) and state['metrics']
     with open(osp.join(state['work_dir'], 'train.log')) as f:
         log = f.read()
     assert 'GPU number: 2' in log and logged in log
+    assert 'terminate called' not in output
+
+
+def gloo_threads():
+    """Names of this process's native threads that belong to gloo (its TCP loop and collective workers)."""
+    names = []
+    for task in os.listdir('/proc/self/task'):
+        with contextlib.suppress(OSError), open(f'/proc/self/task/{task}/comm') as f:
+            names.append(f.read().strip())
+    return [name for name in names if 'gloo' in name]
+
+
+@pytest.fixture
+def one_process_cpu_world(tmp_path, monkeypatch):
+    """No CUDA, and ``setup_cpu_distributed``'s process group started through a file: one rank, no port."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    monkeypatch.setattr(dist, 'init_process_group', functools.partial(
+        dist.init_process_group, init_method=f'file://{tmp_path / "rendezvous"}', rank=0, world_size=1))
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def train_a_step_in_a_cycle():
+    """One DDP step whose wrapper is left in a reference cycle, as a finished mmengine Runner leaves it."""
+    model = CPUDistributedDataParallel(torch.nn.Linear(2, 1))
+    model(torch.ones(3, 2)).sum().backward()
+    holder = {'model': model}
+    holder['self'] = holder
+
+
+@pytest.mark.skipif(not osp.isdir('/proc/self/task'), reason='counts threads through /proc')
+def test_distributed_session_joins_gloo_threads_and_restores_local_rank(one_process_cpu_world):
+    cfg = Config()
+    with distributed_session(cfg, 'pytorch', local_rank=3) as cpu:
+        assert cpu and dist.is_initialized() and os.environ['LOCAL_RANK'] == '3'
+        assert cfg.model_wrapper_cfg.type == 'CPUDistributedDataParallel'
+        train_a_step_in_a_cycle()
+        assert gloo_threads()
+    assert not dist.is_initialized()
+    assert gloo_threads() == [], 'gloo threads still run after the session: they would be torn down at exit'
+    assert 'LOCAL_RANK' not in os.environ
+
+
+def test_distributed_session_tears_down_after_a_failure_and_keeps_a_launcher_local_rank(
+        one_process_cpu_world, monkeypatch):
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    with pytest.raises(RuntimeError, match='boom'), distributed_session(Config(), 'pytorch', local_rank=0):
+        assert dist.is_initialized() and os.environ['LOCAL_RANK'] == '1'
+        raise RuntimeError('boom')  # the other ranks may be gone: no barrier, but the group is destroyed
+    assert not dist.is_initialized() and os.environ['LOCAL_RANK'] == '1'
+
+
+def test_distributed_session_leaves_an_existing_group_to_its_owner(one_process_cpu_world):
+    dist.init_process_group('gloo')
+    with distributed_session(Config(), 'pytorch'):
+        pass
+    assert dist.is_initialized()
+    with distributed_session(Config(), 'none') as cpu:
+        assert not cpu
+    assert dist.is_initialized() and 'LOCAL_RANK' not in os.environ
 
 
 def test_cpu_launch_errors_name_the_fix(monkeypatch):
-    from mmengine.config import Config
-
     from siameseim.distributed import setup_cpu_distributed
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     assert setup_cpu_distributed(Config(), 'none') is False

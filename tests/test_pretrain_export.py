@@ -1,6 +1,5 @@
 """A pretraining run's encoder exports to every downstream task through the checkpoint importer."""
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -8,10 +7,10 @@ import torch
 from pretrain.models import MAE, SiameseIM
 from siameseim import CheckpointError, ViT, load_pretrained
 from siameseim.checkpoint import detect_format
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import convert_checkpoint  # noqa: E402
+convert_checkpoint = load_tool('convert_checkpoint')
 
 ENCODER = dict(arch=None, embed_dim=32, depth=2, num_heads=4, img_size=32, patch_size=8, final_norm=False)
 

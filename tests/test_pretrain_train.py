@@ -1,6 +1,5 @@
 """End-to-end pretraining through ``tools/train.py`` on the CPU: the loss falls, and a killed run resumes exactly."""
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -9,10 +8,10 @@ from mmengine.hooks import Hook
 from PIL import Image
 
 from siameseim.registry import HOOKS
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import train  # noqa: E402
+train = load_tool('train')
 
 TOY_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py')
 RECORDED_LOSSES = []

@@ -2,7 +2,6 @@
 tools/eval_robustness.py on every benchmark layout (ImageNet val, -A, -R, -Sketch, -C) of a toy data root."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -13,11 +12,11 @@ from robustness.labels import subset_indices, subset_wnids
 from robustness.metrics import ALEXNET_ERRORS, CORRUPTIONS
 from robustness.toy import make_toy_benchmarks
 from robustness.transforms import EvalTransform
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import eval_robustness  # noqa: E402
-import train  # noqa: E402
+eval_robustness = load_tool('eval_robustness')
+train = load_tool('train')
 
 FT_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 LINEAR_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_linear-4e_toy.py')

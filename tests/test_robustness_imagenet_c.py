@@ -2,7 +2,6 @@
 import colorsys
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -14,10 +13,10 @@ from robustness.imagenet_c import corrupt
 from robustness.imagenet_c.corruptions import brightness, contrast, gaussian_noise, impulse_noise, \
     motion_blur_kernel_blur
 from robustness.metrics import CORRUPTIONS, SEVERITIES
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import make_imagenet_c  # noqa: E402
+make_imagenet_c = load_tool('make_imagenet_c')
 
 
 @pytest.fixture(scope='module')

@@ -1,7 +1,6 @@
 """Evaluation loaders: the GPU-decode path's decode + transform (checked on the CPU) matches the PIL path,
 and tools/benchmark_eval.py reports both paths."""
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -11,10 +10,10 @@ from PIL import Image
 from robustness.datasets import CorruptImageError
 from robustness.loading import EncodedImageFolder, GpuEvalTransform, collate_encoded, gpu_decode, iterate_batches
 from robustness.transforms import EvalTransform
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import benchmark_eval  # noqa: E402
+benchmark_eval = load_tool('benchmark_eval')
 
 
 @pytest.fixture()

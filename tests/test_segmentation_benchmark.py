@@ -1,14 +1,12 @@
 """The segmentation benchmark: its baseline is mmseg's own MAE UperNet from the wheel, and the CPU smoke run
 prints figures for both models measured in the same run."""
 import os.path as osp
-import sys
 
 from mmengine.config import Config
 
-from test_segmentation_config import ROOT
+from tool_modules import load_tool
 
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import benchmark_segmentation  # noqa: E402
+benchmark_segmentation = load_tool('benchmark_segmentation')
 
 
 def test_baseline_is_mmseg_mae_upernet_from_the_wheel():

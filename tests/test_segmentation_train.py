@@ -2,17 +2,16 @@
 slide and multi-scale + flip evaluation through tools/train.py and tools/test.py."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 
 from segmentation.toy import make_ade20k_toy
 
-from test_segmentation_config import CONFIG_DIR, ROOT
+from test_segmentation_config import CONFIG_DIR
+from tool_modules import load_tool
 
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+test_tool = load_tool('test')
+train_tool = load_tool('train')
 
 TINY = osp.join(CONFIG_DIR, 'upernet_vit-tiny_ade20k-64x64_toy.py')
 TINY_MS = osp.join(CONFIG_DIR, 'upernet_vit-tiny_ade20k-64x64_toy-ms.py')

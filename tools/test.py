@@ -9,14 +9,14 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
-from siameseim.distributed import setup_cpu_distributed
+from siameseim.distributed import distributed_session
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -28,9 +28,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parser.parse_args(argv)
+
+
+def evaluate(cfg: Config, out: Optional[str] = None) -> Dict[str, object]:
+    """Test ``cfg.load_from`` with a Runner of ``cfg``; rank 0 also writes the metrics to ``out`` (JSON).
+
+    The Runner lives only inside this call, so the process group it uses can be released when the
+    distributed session ends.
+    """
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if out and is_main_process():  # every rank holds the same metrics; one writes them
+        partial = f'{out}.part'
+        with open(partial, 'w') as f:
+            json.dump({key: float(value) if isinstance(value, (int, float)) else value
+                       for key, value in metrics.items()}, f, indent=2, default=str)
+        os.replace(partial, out)  # never a half-written file under the final name
+        runner.logger.info(f'metrics written to {out}')
+    runner.logger.info('test finished: ' + ', '.join(f'{key}={value}' for key, value in metrics.items()
+                                                    if isinstance(value, (int, float))))
+    return metrics
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -47,16 +65,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
-    if args.out and is_main_process():  # every rank holds the same metrics; one writes them
-        with open(args.out, 'w') as f:
-            json.dump({key: float(value) if isinstance(value, (int, float)) else value
-                       for key, value in metrics.items()}, f, indent=2, default=str)
-        runner.logger.info(f'metrics written to {args.out}')
-    runner.logger.info('test finished: ' + ', '.join(f'{key}={value}' for key, value in metrics.items()
-                                                    if isinstance(value, (int, float))))
+    with distributed_session(cfg, args.launcher, args.local_rank):
+        evaluate(cfg, args.out)
     return 0
 
 

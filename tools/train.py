@@ -8,7 +8,6 @@ slurm with ``tools/slurm_train.sh``; both call this script with ``--launcher``, 
 CPU-only machines (gloo, see ``siameseim.distributed``).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -17,7 +16,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
-from siameseim.distributed import setup_cpu_distributed
+from siameseim.distributed import distributed_session
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -31,9 +30,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parser.parse_args(argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -61,13 +58,23 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    cfg = build_config(args)
-    setup_cpu_distributed(cfg, args.launcher)
+def train(cfg: Config) -> int:
+    """Build the Runner of ``cfg``, train, and return the number of iterations run.
+
+    The Runner lives only inside this call, so the process group it uses can be released when the
+    distributed session ends.
+    """
     runner = Runner.from_cfg(cfg)
     runner.train()
     runner.logger.info(f'training finished: {runner.iter} iterations, logs and checkpoints in {cfg.work_dir}')
+    return runner.iter
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    cfg = build_config(args)
+    with distributed_session(cfg, args.launcher, args.local_rank):
+        train(cfg)
     return 0
 
 
