@@ -76,6 +76,12 @@ def coco_root(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def lvis_root(tmp_path_factory):
+    """Val ground truth of all three frequency groups, so APr, APc and APf are all real values."""
+    return make_toy_lvis(str(tmp_path_factory.mktemp('data')), rare_in_val=True)
+
+
+@pytest.fixture(scope='module')
+def lvis_root_without_rare_val(tmp_path_factory):
     return make_toy_lvis(str(tmp_path_factory.mktemp('data')))
 
 
@@ -125,12 +131,20 @@ def test_lvis_metric_matches_lvis_api(lvis_root, perfect):
         expected = evaluator.get_results()
         for key in ('AP', 'AP50', 'AP75', 'APr', 'APc', 'APf'):
             assert metrics[f'lvis/{iou_type}_{key}'] == pytest.approx(expected[key], abs=1e-9), key
-        assert metrics[f'lvis/{iou_type}_APr'] == -1  # the rare class has no val ground truth
+        groups = [metrics[f'lvis/{iou_type}_{key}'] for key in ('APr', 'APc', 'APf')]
         if perfect:
-            assert metrics[f'lvis/{iou_type}_AP'] == 1.0
-            assert metrics[f'lvis/{iou_type}_APc'] == metrics[f'lvis/{iou_type}_APf'] == 1.0
+            assert metrics[f'lvis/{iou_type}_AP'] == 1.0 and groups == [1.0, 1.0, 1.0]
         else:
             assert 0 < metrics[f'lvis/{iou_type}_AP'] < 1
+            assert all(0 <= value <= 1 for value in groups) and len(set(groups)) > 1
+
+
+def test_lvis_metric_reports_a_group_without_val_ground_truth_as_minus_one(lvis_root_without_rare_val):
+    ann_file = osp.join(lvis_root_without_rare_val, 'annotations/lvis_v1_val.json')
+    gt = LVIS(ann_file)
+    assert not any(gt.cats[ann['category_id']]['frequency'] == 'r' for ann in gt.anns.values())
+    metrics = run_lvis_metric(ann_file, predictions(gt, gt.get_cat_ids(), perfect=True))
+    assert metrics['lvis/bbox_APr'] == -1 and metrics['lvis/bbox_APc'] == metrics['lvis/bbox_APf'] == 1.0
 
 
 def test_lvis_metric_caps_detections_per_image(lvis_root):
