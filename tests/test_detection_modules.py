@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.registry import DefaultScope
 
 import detection  # noqa: F401  (registers the modules)
@@ -74,19 +73,60 @@ def test_federated_loss_keeps_50_classes_and_counts_background(counts_file):
 
 
 def test_federated_loss_value_and_sigmoid_interface(counts_file):
-    loss = FederatedLoss(num_classes=100, image_count_file=counts_file)
+    """With as many classes present as the sample size nothing is drawn: the loss is the BCE of exactly the
+    present foreground classes (1, 5, 9; background is no column), summed and divided by avg_factor."""
+    loss = FederatedLoss(num_classes=100, image_count_file=counts_file, num_fed_classes=3)
     assert loss.get_cls_channels(100) == 100
-    logits = torch.randn(6, 100)
+    logits = torch.randn(6, 100, generator=torch.Generator().manual_seed(0))
     labels = torch.tensor([1, 5, 100, 100, 5, 9])
-    torch.manual_seed(0)
     value = loss(logits, labels, torch.ones(6), avg_factor=6.0)
-    torch.manual_seed(0)
-    mask = loss.federated_mask(labels)
-    target = F.one_hot(labels, 101)[:, :100].float()
-    expected = (F.binary_cross_entropy_with_logits(logits, target, reduction='none') * mask).sum() / 6
-    torch.testing.assert_close(value, expected)
+    expected = 0.0
+    for row, label in enumerate(labels.tolist()):
+        for column in (1, 5, 9):
+            p = 1 / (1 + math.exp(-float(logits[row, column])))
+            expected -= math.log(p) if label == column else math.log(1 - p)
+    assert float(value) == pytest.approx(expected / 6, rel=1e-5)
     scores = loss.get_activation(logits)
     torch.testing.assert_close(scores[:, :100], logits.sigmoid())
+
+
+def inclusion_probabilities(weights, present, draws):
+    """P(class is in the sample) when ``draws`` classes outside ``present`` are drawn one after another, each
+    with probability ∝ its weight among those not drawn yet (weighted sampling without replacement)."""
+    result = {index: 1.0 if index in present else 0.0 for index in range(len(weights))}
+
+    def visit(drawn, probability):
+        if len(drawn) == draws:
+            for index in drawn:
+                result[index] += probability
+            return
+        free = [i for i in range(len(weights)) if i not in present and i not in drawn]
+        total = sum(weights[i] for i in free)
+        for i in free:
+            visit(drawn + [i], probability * weights[i] / total)
+
+    visit([], 1.0)
+    return [result[index] for index in range(len(weights))]
+
+
+@pytest.mark.parametrize('labels, draws', [([0, 0, 6], 2), ([2, 5], 2), ([0, 3, 6], 1)])
+def test_federated_sampling_by_simulation(tmp_path, labels, draws):
+    """Present classes always kept, background (label 6) counted as present but no column, the others drawn
+    ∝ image_count ** 0.5: 10000 samples against the exact inclusion probabilities of that definition."""
+    counts = [1, 1, 4, 16, 64, 256]  # weights 1, 1, 2, 4, 8, 16: far from uniform and from ∝ image_count
+    path = tmp_path / 'counts.json'
+    path.write_text(json.dumps(dict(categories=[dict(id=i + 1, image_count=c) for i, c in enumerate(counts)])))
+    loss = FederatedLoss(num_classes=6, image_count_file=str(path), num_fed_classes=4)
+    label_tensor = torch.tensor(labels)
+    torch.manual_seed(0)  # conftest restores the global generator after the test
+    masks = torch.stack([loss.federated_mask(label_tensor) for _ in range(10000)])
+    assert set(masks.unique().tolist()) == {0.0, 1.0}
+    present = {label for label in labels if label < 6}
+    assert masks.sum(1).eq(len(present) + draws).all()
+    expected = inclusion_probabilities([c ** 0.5 for c in counts], present, draws)
+    frequencies = masks.mean(0).tolist()
+    for index, (frequency, probability) in enumerate(zip(frequencies, expected)):
+        assert frequency == pytest.approx(probability, abs=0.02), (index, frequencies, expected)
 
 
 def test_federated_loss_missing_file_names_it(tmp_path):

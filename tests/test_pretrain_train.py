@@ -1,4 +1,5 @@
 """End-to-end pretraining through ``tools/train.py`` on the CPU: the loss falls, and a killed run resumes exactly."""
+import os
 import os.path as osp
 
 import numpy as np
@@ -17,7 +18,6 @@ TOY_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-
 RECORDED_LOSSES = []
 
 
-@HOOKS.register_module(force=True)
 class RecordLossHook(Hook):
     """Keeps every iteration's loss, and stops the process mid-epoch when asked (a simulated kill)."""
 
@@ -30,6 +30,14 @@ class RecordLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         RECORDED_LOSSES.append((runner.iter, outputs['loss'].item()))
+
+
+@pytest.fixture(scope='module', autouse=True)
+def record_loss_hook_registered():
+    """``RecordLossHook`` in the project's hook registry for this module's runs only."""
+    HOOKS.register_module(module=RecordLossHook)
+    yield
+    HOOKS._module_dict.pop(RecordLossHook.__name__)  # mmengine registries have no public unregister
 
 
 @pytest.fixture(scope='module')
@@ -61,6 +69,7 @@ def run_training(work_dir, image_folder, max_epochs, kill_at_iter=-1):
         train.main(argv)
     except KeyboardInterrupt:
         pass
+    assert 'LOCAL_RANK' not in os.environ, 'tools/train.py left its LOCAL_RANK behind'
     return list(RECORDED_LOSSES)
 
 
