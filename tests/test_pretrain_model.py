@@ -1,4 +1,6 @@
 """SiameseIM and MAE pretraining models: shapes, trainable set, EMA, official checkpoint interop."""
+import math
+
 import pytest
 import torch
 
@@ -186,3 +188,172 @@ def test_random_masking_restores_order():
     assert mask.sum(1).tolist() == [7.0] * 4
     assert all(mask[b, ids_keep[b]].sum() == 0 for b in range(4))
     assert torch.equal(torch.gather(ids_restore.argsort(1), 1, ids_restore), torch.arange(10).expand(4, -1))
+
+
+def mae_loss_oracle(images, pred, mask, patch, norm_pix):
+    """MAE's loss written out in fp64: each masked patch's pixels read from the image in (row, column, channel)
+    order, optionally normalised by their mean and unbiased variance (+1e-6), squared error averaged over the
+    patch, then over the masked patches."""
+    images, pred = images.double(), pred.double()
+    batch, _, height, width = images.shape
+    columns = width // patch
+    total, count = 0.0, 0
+    for b in range(batch):
+        for index in range(mask.shape[1]):
+            if not mask[b, index]:
+                continue
+            top, left = index // columns * patch, index % columns * patch
+            pixels = [float(images[b, c, top + i, left + j]) for i in range(patch) for j in range(patch)
+                      for c in range(3)]
+            if norm_pix:
+                mean = sum(pixels) / len(pixels)
+                var = sum((x - mean) ** 2 for x in pixels) / (len(pixels) - 1)
+                pixels = [(x - mean) / (var + 1e-6) ** 0.5 for x in pixels]
+            total += sum((float(p) - x) ** 2 for p, x in zip(pred[b, index], pixels)) / len(pixels)
+            count += 1
+    return total / count
+
+
+@pytest.mark.parametrize('norm_pix_loss', [True, False])
+def test_mae_loss_equals_the_written_out_formula(norm_pix_loss):
+    torch.manual_seed(0)
+    model = MAE(encoder=dict(ENCODER, final_norm=True), decoder_dim=16, decoder_depth=1, decoder_num_heads=4,
+                norm_pix_loss=norm_pix_loss)
+    images = 3 * torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) + 1
+    torch.manual_seed(5)
+    out = model(images, mode='tensor')
+    torch.manual_seed(5)  # the same random mask again
+    loss = model(images)['loss']
+    assert int(out['mask'].sum()) == 24
+    expected = mae_loss_oracle(images, out['pred'], out['mask'], 8, norm_pix_loss)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    other = mae_loss_oracle(images, out['pred'], out['mask'], 8, not norm_pix_loss)
+    assert abs(other - expected) > 1e-2 * expected  # the flag changes the value: the oracle tells them apart
+
+
+class Fp64SiameseIM:
+    """SiameseIM's forward and UniGrad loss restated in fp64 from the method's definition, reading only the
+    weights of a model (none of its modules run): patch embedding, fixed row-first sin-cos positions, pre-norm
+    blocks (LayerNorm eps 1e-6 in the encoders, batch statistics over batch × tokens in projector and
+    predictor), the view-2 queries at their view-1 grid positions, and the loss on LayerNorm-ed targets."""
+
+    def __init__(self, model: SiameseIM, heads: int = 4, decoder_heads: int = 4) -> None:
+        self.w = {key: value.double() for key, value in model.state_dict().items()}
+        self.heads, self.decoder_heads = heads, decoder_heads
+        self.patch, self.grid = model.encoder.patch_size, model.grid_size[0]
+        self.depth, self.proj_depth, self.pred_depth = len(model.encoder.blocks), 2, 4
+        self.neg_weight = model.loss_fn.neg_weight
+
+    @staticmethod
+    def phi(positions, width):
+        """[sin(p·ω), cos(p·ω)], ω_k = 10000^(-k/K), K = width/4: half of a 2-D embedding of width ``width``."""
+        quarter = width // 4
+        omega = 10000.0 ** (-torch.arange(quarter, dtype=torch.float64) / quarter)
+        angles = positions.double()[..., None] * omega
+        return torch.cat([angles.sin(), angles.cos()], -1)
+
+    def table(self, width):
+        """Row-first table of the g×g grid, ``[g², width]`` (the cls row, all zeros, is left out)."""
+        rows = torch.arange(self.grid).repeat_interleave(self.grid)
+        cols = torch.arange(self.grid).repeat(self.grid)
+        return torch.cat([self.phi(rows, width), self.phi(cols, width)], -1)
+
+    def linear(self, x, name):
+        return x @ self.w[f'{name}.weight'].T + self.w[f'{name}.bias']
+
+    def norm(self, x, name, batch_stats):
+        if batch_stats:
+            flat = x.reshape(-1, x.shape[-1])
+            mean, var, eps, name = flat.mean(0), flat.var(0, unbiased=False), 1e-5, f'{name}.bn'
+        else:
+            mean, var, eps = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True), 1e-6
+        return (x - mean) / torch.sqrt(var + eps) * self.w[f'{name}.weight'] + self.w[f'{name}.bias']
+
+    def block(self, x, name, heads, batch_stats):
+        batch, tokens, width = x.shape
+        qkv = self.linear(self.norm(x, f'{name}.norm1', batch_stats), f'{name}.attn.qkv')
+        q, k, v = qkv.reshape(batch, tokens, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
+        attention = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(width // heads), -1)
+        x = x + self.linear((attention @ v).transpose(1, 2).reshape(batch, tokens, width), f'{name}.attn.proj')
+        hidden = self.linear(self.norm(x, f'{name}.norm2', batch_stats), f'{name}.mlp.fc1')
+        hidden = 0.5 * hidden * (1 + torch.erf(hidden / math.sqrt(2)))
+        return x + self.linear(hidden, f'{name}.mlp.fc2')
+
+    def embed(self, images, prefix):
+        """Patch tokens ``[B, g², D]`` with positions: each patch's (channel, row, column) pixels · the kernel."""
+        batch, g, p = images.shape[0], self.grid, self.patch
+        patches = images.double().reshape(batch, 3, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(batch, g * g, -1)
+        kernel = self.w[f'{prefix}patch_embed.proj.weight'].reshape(-1, 3 * p * p)
+        width = kernel.shape[0]
+        return patches @ kernel.T + self.w[f'{prefix}patch_embed.proj.bias'] + self.table(width)
+
+    def encoder(self, tokens, prefix):
+        cls = self.w[f'{prefix}cls_token'].expand(tokens.shape[0], 1, -1)  # + the zero cls position
+        x = torch.cat([cls, tokens], 1)
+        for index in range(self.depth):
+            x = self.block(x, f'{prefix}blocks.{index}', self.heads, batch_stats=False)
+        return x
+
+    def queries(self, relpos, width):
+        """mask_token + decoder_pos_mlp(RelPE): view 2's patch centres in view 1's grid, and the scales."""
+        d_i, d_j, d_h, d_w, flip, d_j_flip = relpos.double().unbind(1)
+        centres = torch.arange(self.grid, dtype=torch.float64) + 0.5
+        u = d_h[:, None] * centres + self.grid * d_i[:, None] - 0.5
+        v = torch.where(flip[:, None] > 0.5, -d_w[:, None] * centres + self.grid * d_j_flip[:, None],
+                        d_w[:, None] * centres + self.grid * d_j[:, None]) - 0.5
+        rows = u.repeat_interleave(self.grid, 1)  # raster order of view 2: row r, column c
+        cols = v.repeat(1, self.grid)
+        scales = torch.stack([10 * d_h.log(), 10 * d_w.log()], 1)[:, None, :].expand(-1, self.grid ** 2, -1)
+        relpe = torch.cat([self.phi(rows, width), self.phi(cols, width), self.phi(scales[..., 0], width),
+                           self.phi(scales[..., 1], width)], -1)
+        return self.w['mask_token'] + self.linear(relpe, 'decoder_pos_mlp')
+
+    def forward(self, view1, view2, relpos, mask):
+        visible = [(~row.flatten()).nonzero()[:, 0] for row in mask]
+        embedded = self.embed(view1, 'encoder.')
+        x = self.encoder(torch.stack([embedded[b, ids] for b, ids in enumerate(visible)]), 'encoder.')
+        x = self.linear(x, 'decoder_embed')
+        for index in range(self.proj_depth):
+            x = self.block(x, f'projector.{index}', self.decoder_heads, batch_stats=True)
+        dpe = self.table(x.shape[-1])
+        x = torch.cat([x[:, :1], x[:, 1:] + torch.stack([dpe[ids] for ids in visible]),
+                       self.queries(relpos, x.shape[-1])], 1)
+        for index in range(self.pred_depth):
+            x = self.block(x, f'predictor.{index}', self.decoder_heads, batch_stats=True)
+        pred = self.linear(x[:, -self.grid ** 2:], 'decoder_pred')
+
+        y = self.linear(self.encoder(self.embed(view2, 'target_encoder.'), 'target_encoder.'), 'target_decoder_embed')
+        for index in range(self.proj_depth):
+            y = self.block(y, f'target_projector.{index}', self.decoder_heads, batch_stats=True)
+        return pred, y[:, 1:]
+
+    def loss(self, pred, target):
+        """(pos + λ·neg) / D on the flattened tokens, the target LayerNorm-ed (no affine, eps 1e-5)."""
+        target = (target - target.mean(-1, keepdim=True)) / torch.sqrt(target.var(-1, unbiased=False, keepdim=True)
+                                                                         + 1e-5)
+        p, t = pred.reshape(-1, pred.shape[-1]), target.reshape(-1, target.shape[-1])
+        second_moment = t.T @ t / t.shape[0]
+        pos = sum(float(((p[n] - t[n]) ** 2).sum()) for n in range(p.shape[0])) / p.shape[0]
+        neg = sum(float(p[n] @ second_moment @ p[n]) for n in range(p.shape[0])) / p.shape[0]
+        return (pos + self.neg_weight * neg) / p.shape[1], pos, neg
+
+
+def test_siameseim_forward_and_loss_equal_an_fp64_restatement():
+    """A tiny model whose target branch differs from the online one (as after EMA steps), one view flipped:
+    predictions, targets and the UniGrad loss match the fp64 re-statement."""
+    model = tiny_siameseim().train()
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if ('target_' in name or 'norm' in name or name == 'mask_token') and 'pos_embed' not in name:
+                param.add_(0.3 * torch.randn(param.shape, generator=generator))
+    data = batch()
+    assert data['relpos'][0, 4] == 1 and data['relpos'][1, 4] == 0  # both flip cases
+    oracle = Fp64SiameseIM(model)
+    expected_pred, expected_target = oracle.forward(**data)
+    out = model(**data, mode='tensor')
+    torch.testing.assert_close(out['pred'].double(), expected_pred, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out['target'].double(), expected_target, rtol=1e-4, atol=1e-4)
+    expected_loss, pos, neg = oracle.loss(expected_pred, expected_target)
+    assert pos > 0 and neg > 0 and oracle.neg_weight * neg > 1e-3 * pos  # both terms count
+    assert float(model(**data)['loss']) == pytest.approx(expected_loss, rel=1e-5)
