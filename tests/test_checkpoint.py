@@ -8,10 +8,12 @@ import torch
 import torch.nn.functional as F
 from checkpoint_formats import (CASES, DIM, GRID, HEADS, IMG, VIT_SIZES, images, outputs, randomize, timm_beit,
                                 timm_vit, with_sincos, write_bad_file)
+from resize_oracles import beit_resize, bicubic_resize
 
 from siameseim.checkpoint import (CheckpointError, UntrustedPickleWarning, check_architecture, detect_format,
                                   infer_arch, load_pretrained, read_checkpoint, resize_pos_embed, resize_rel_pos,
                                   resize_rel_pos_bias_table, to_canonical)
+from siameseim.layers import resize_pos_embed as resize_patch_positions
 from siameseim.layers import sincos_2d
 from siameseim.models.vit import ViT
 
@@ -186,8 +188,8 @@ def test_beit_tables_resized_to_a_larger_grid_and_without_cls():
     vit = build_vit(pos_embed='none', use_rel_pos_bias=True, layer_scale_init=0.1, img_size=48)
     report = load_pretrained(vit, case.checkpoint, strict=True)
     assert ('blocks.0.attn.relative_position_bias_table', (52, HEADS), (124, HEADS)) in report.resized
-    torch.testing.assert_close(vit.blocks[0].attn.relative_position_bias_table,
-                               resize_rel_pos_bias_table(table, GRID, (6, 6), 3))
+    torch.testing.assert_close(vit.blocks[0].attn.relative_position_bias_table, beit_resize(table, GRID, (6, 6), 3),
+                               atol=2e-4, rtol=0)
     no_cls = build_vit(pos_embed='none', use_rel_pos_bias=True, layer_scale_init=0.1, cls_token=False)
     load_pretrained(no_cls, case.checkpoint, strict=True)
     assert torch.equal(no_cls.blocks[0].attn.relative_position_bias_table, table[:49])
@@ -364,6 +366,26 @@ def test_pos_embed_resize_keeps_constants_and_samples_smooth_functions_at_pixel_
     inside = (coord >= 1) & (coord <= 12)  # away from the clamped border taps
     expected = torch.sin(0.3 * coord[inside, None]) + torch.cos(0.2 * coord[None, inside])
     torch.testing.assert_close(patches[inside][:, inside, 1], expected, atol=0.03, rtol=0)
+
+
+@pytest.mark.parametrize('src, dst', [((4, 4), (6, 3)), ((14, 14), (32, 32)), ((7, 5), (3, 9))])
+def test_pos_embed_resize_equals_written_out_bicubic(src, dst):
+    """Both resizers (checkpoint loading, and the backbone's per-input resize) against the bicubic oracle."""
+    table = torch.randn(1, 1 + src[0] * src[1], 6, generator=torch.Generator().manual_seed(0))
+    expected = bicubic_resize(table[:, 1:], src, dst)
+    resized = resize_pos_embed(table, src, dst)
+    assert torch.equal(resized[:, :1], table[:, :1])
+    torch.testing.assert_close(resized[:, 1:], expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(resize_patch_positions(table[:, 1:], src, dst), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('src, dst', [((4, 4), (6, 6)), ((8, 8), (12, 12)), ((14, 14), (32, 32)), ((4, 6), (6, 5)),
+                                      ((8, 8), (5, 5))])
+def test_rel_pos_bias_table_resize_equals_the_cubic_spline_oracle(src, dst):
+    """Growing, shrinking (a crop) and non-square grids; the tolerance covers BEiT's 1e-6 bisection of the ratio."""
+    table = torch.randn((2 * src[0] - 1) * (2 * src[1] - 1) + 3, 3, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(resize_rel_pos_bias_table(table, src, dst, 3), beit_resize(table, src, dst, 3),
+                               atol=2e-4, rtol=0)
 
 
 def test_pos_embed_non_square_grid_keeps_orientation():

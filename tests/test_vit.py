@@ -7,6 +7,8 @@ import torch
 import torch.nn as nn
 from timm.models.vision_transformer_sam import VisionTransformerSAM
 
+from resize_oracles import bicubic_resize
+
 from siameseim.layers import resize_pos_embed, sincos_2d
 from siameseim.models.vit import ViT, build_backbone, resolve_arch
 
@@ -106,7 +108,7 @@ def test_any_input_size_resizes_the_position_embedding_bicubically():
     x = torch.randn(1, 3, 96, 48)
     with torch.no_grad():
         out = model.forward_features(x)
-        patch_pos = resize_pos_embed(model.pos_embed[:, 1:], (4, 4), (6, 3))
+        patch_pos = bicubic_resize(model.pos_embed[:, 1:], (4, 4), (6, 3))
         tokens = model.patch_embed.proj(x).flatten(2).transpose(1, 2) + patch_pos
         cls = model.cls_token + model.pos_embed[:, :1]
         manual = torch.cat([cls, tokens], 1)
