@@ -128,11 +128,12 @@ def test_resume_restores_iteration_weights_and_optimizer(trained_work_dir):
 
     saved = torch.load(trained_work_dir / 'iter_4.pth', weights_only=True)
     assert start.iter == 4
+    assert saved['state_dict'] and set(start.model_state) == set(saved['state_dict'])
     for key, value in saved['state_dict'].items():
         torch.testing.assert_close(start.model_state[key], value)
     saved_momentum = [s['momentum_buffer'] for s in saved['optimizer']['state'].values()]
     resumed_momentum = [s['momentum_buffer'] for s in start.optimizer_state['state'].values()]
-    assert len(saved_momentum) == 2
+    assert len(saved_momentum) == len(resumed_momentum) == 2
     for resumed, expected in zip(resumed_momentum, saved_momentum):
         torch.testing.assert_close(resumed, expected)
     assert runner.iter == 6

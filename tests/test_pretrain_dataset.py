@@ -158,6 +158,7 @@ def test_built_from_config(flat_root):
 def test_randomness_is_reproducible_and_differs_between_calls(flat_root):
     first, second = siameseim_dataset(flat_root, seed=3), siameseim_dataset(flat_root, seed=3)
     a, b = first[0], second[0]
+    assert {'view1', 'view2', 'relpos', 'mask'} <= set(a) and set(a) == set(b)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(first[0]['mask'], a['mask'])   # the stream moves on: a new augmentation each epoch
     assert not torch.equal(siameseim_dataset(flat_root, seed=4)[0]['relpos'], a['relpos'])
@@ -188,15 +189,18 @@ def test_workers_draw_different_and_reproducible_augmentations(flat_root):
     # fresh workers of the next epoch draw anew although the init function re-seeds torch identically
     assert not torch.equal(epochs[1][0]['relpos'], batches[0]['relpos'])
     again = two_epochs()
+    assert [len(e) for e in again] == [2, 2] and {'view1', 'view2', 'relpos', 'mask'} <= set(again[0][0])
     assert all(torch.equal(x[k], y[k]) for e, f in zip(epochs, again) for x, y in zip(e, f) for k in x)
 
 
 def test_epoch_index_pairs_seed_each_item_independently_of_workers(flat_root):
     ds = siameseim_dataset(flat_root)
     a = ds[(0, 2)]
+    assert {'view1', 'view2', 'relpos', 'mask'} <= set(a)
     assert all(torch.equal(a[k], ds[(0, 2)][k]) for k in a)
     assert not torch.equal(ds[(1, 2)]['relpos'], a['relpos'])   # a new epoch, new draws
     pairs = [(3, i) for i in range(4)]
     in_main = list(DataLoader(ds, batch_size=2, sampler=pairs, collate_fn=default_collate))
     in_workers = list(DataLoader(ds, batch_size=2, sampler=pairs, num_workers=2, collate_fn=default_collate))
+    assert len(in_main) == len(in_workers) == 2 and 'relpos' in in_main[0]
     assert all(torch.equal(x[k], y[k]) for x, y in zip(in_main, in_workers) for k in x)

@@ -55,6 +55,7 @@ def test_one_block_is_a_rectangle_within_budget_and_aspect(budget):
     # one step of §4.4 on an empty grid: target area U(16, budget), aspect in [0.3, 1/0.3], sides < 14
     gen = BlockMaskGenerator()
     rng = np.random.default_rng(budget)
+    placed = 0
     for _ in range(300):
         mask = np.zeros((14, 14), dtype=bool)
         added = gen._add_block(mask, budget, rng)
@@ -66,6 +67,8 @@ def test_one_block_is_a_rectangle_within_budget_and_aspect(budget):
         assert mask.sum() == h * w == added, 'not one filled rectangle'
         assert 12 <= added <= budget   # rounding sqrt(a·s), sqrt(a/s) can shrink the area below 16
         assert 0.25 <= h / w <= 4.0 and h < 14 and w < 14   # [0.3, 1/0.3] widened by the rounding
+        placed += 1
+    assert placed > 250, f'only {placed} of 300 blocks placed: the checks above hardly ran'
 
 
 def test_deterministic_given_a_seeded_generator():

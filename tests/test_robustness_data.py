@@ -32,6 +32,7 @@ def test_grey_and_palette_images_become_rgb_tensors(tmp_path):
     write(str(tmp_path / 'n01440764' / 'grey.JPEG'), mode='L')
     write(str(tmp_path / 'n01440764' / 'pal.png'), mode='P')
     dataset = WnidImageFolder(str(tmp_path), transform=EvalTransform(crop_size=16, resize=20))
+    assert len(dataset) == 2
     for item in dataset:
         assert item['inputs'].shape == (3, 16, 16) and item['label'] == 0
 

@@ -166,9 +166,10 @@ def test_resize_pos_embed_identity_and_smooth_fields():
 ])
 def test_sdpa_equals_eager_attention(kwargs):
     sdpa = tiny_vit(img_size=64, **kwargs)
-    for name, param in sdpa.named_parameters():
-        if 'rel_pos' in name or 'relative_position' in name:
-            nn.init.normal_(param, std=0.2)
+    positional = [param for name, param in sdpa.named_parameters() if 'rel_pos' in name or 'relative_position' in name]
+    assert bool(positional) == any(kwargs.get(flag) for flag in ('use_rel_pos_bias', 'use_rel_pos'))
+    for param in positional:
+        nn.init.normal_(param, std=0.2)
     eager = tiny_vit(img_size=64, attn_impl='eager', **kwargs)
     eager.load_state_dict(sdpa.state_dict())
     with torch.no_grad():
@@ -179,9 +180,10 @@ def test_sdpa_equals_eager_attention(kwargs):
 def test_window_attention_equals_global_attention_when_the_window_covers_the_grid(use_rel_pos):
     common = dict(img_size=64, cls_token=False, use_rel_pos=use_rel_pos)
     global_model = tiny_vit(**common)
-    for name, param in global_model.named_parameters():
-        if 'rel_pos' in name:
-            nn.init.normal_(param, std=0.2)
+    positional = [param for name, param in global_model.named_parameters() if 'rel_pos' in name]
+    assert bool(positional) == use_rel_pos
+    for param in positional:
+        nn.init.normal_(param, std=0.2)
     windowed = tiny_vit(window_size=4, **common)
     assert windowed.blocks[0].window_size == 4
     windowed.load_state_dict(global_model.state_dict())
@@ -250,8 +252,11 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     checkpointed.load_state_dict(plain.state_dict())
     for model in (plain, checkpointed):
         model.forward_features(images()).square().mean().backward()
+    with_grad = [name for name, param in plain.named_parameters() if param.grad is not None]
+    assert with_grad == [name for name, param in checkpointed.named_parameters() if param.grad is not None]
+    assert all(f'blocks.{i}.attn.qkv.weight' in with_grad for i in range(len(plain.blocks)))
     for (name, a), (_, b) in zip(plain.named_parameters(), checkpointed.named_parameters()):
-        if a.grad is not None:
+        if name in with_grad:
             assert torch.allclose(a.grad, b.grad, atol=1e-6), name
 
 
@@ -328,7 +333,10 @@ def test_decomposed_rel_pos_without_a_bias_tensor_gives_eager_gradients():
     eager.load_state_dict(sdpa.state_dict())
     for model in (sdpa, eager):
         model.forward_features(images()).square().mean().backward()
-    for (name, a), (_, b) in zip(sdpa.named_parameters(), eager.named_parameters()):
-        if a.requires_grad:
-            assert torch.allclose(a.grad, b.grad, atol=1e-5), name
+    trainable = [(name, a, b) for (name, a), (_, b) in zip(sdpa.named_parameters(), eager.named_parameters())
+                 if a.requires_grad]
+    assert len(trainable) > 4 * len(sdpa.blocks)
+    for name, a, b in trainable:
+        assert a.grad is not None and b.grad is not None, name
+        assert torch.allclose(a.grad, b.grad, atol=1e-5), name
     assert sdpa.blocks[1].attn.rel_pos_h.grad.abs().sum() > 0
