@@ -96,6 +96,13 @@ def test_cpu_tuple_is_moved_to_the_device():
     torch.testing.assert_close(out.cpu(), relative_query_pos_embed(relpos, G, 32), rtol=0, atol=1e-6)
 
 
+def test_cpu_tuple_is_moved_to_another_device_without_a_gpu():
+    """The GPU test's logic on the meta device: every field of a CPU float64 tuple follows ``device``."""
+    relpos = torch.tensor([[0.1, -0.2, 1.3, 0.7, 1.0, 1.1]], dtype=torch.float64)
+    out = relative_query_pos_embed(relpos, G, 32, device=torch.device('meta'))
+    assert out.device.type == 'meta' and out.shape == (1, G * G, 64) and out.dtype == torch.float32
+
+
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match=r'\[B, 6\]'):
         relative_query_pos_embed(torch.zeros(2, 5), G, 64)
