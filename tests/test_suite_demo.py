@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from PIL import Image
 
 from siameseim.suite import COLUMNS
 from siameseim.suite.cli import main
@@ -19,7 +20,8 @@ def test_quick_demo_fills_every_column_and_resumes(tmp_path, capsys):
         assert len(cells) == len(COLUMNS) and '–' not in cells, rows[name]
     results = json.loads((out / 'results.json').read_text())
     assert results['checkpoints']['siameseim-tiny']['path'].endswith('.pth')
-    assert (out / 'results.png').stat().st_size > 10_000
+    with Image.open(out / 'results.png') as chart:  # a panel per column: 4 per row, 4 × 3 in each at 120 dpi
+        assert chart.size == (4 * 4 * 120, -(-len(COLUMNS) // 4) * 3 * 120)
     assert (out / 'results.csv').read_text().count('\n') == 6
 
     assert main(['demo', '--quick', '--out', str(out), '--pretrain-iters', '16']) == 0

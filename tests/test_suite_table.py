@@ -61,7 +61,25 @@ def test_unknown_baseline_names_the_choices():
         to_markdown(RESULTS, baseline='BEiT')
 
 
-def test_chart_has_a_panel_per_column_with_values(tmp_path):
-    path = plot_results(RESULTS, str(tmp_path))
-    assert path.endswith('results.png') and (tmp_path / 'results.png').stat().st_size > 10_000
+def test_chart_has_a_panel_per_column_with_values(tmp_path, monkeypatch):
+    """Five columns hold values: five titled panels whose bars are those values (the other three axes of the
+    2×4 grid are hidden), saved as a 1920×720 PNG (4 × 4 in by 2 × 3 in at 120 dpi)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, 'close', lambda figure: figures.append(figure))
+    path = plot_results(RESULTS, str(tmp_path), include_paper=False)
+    assert path.endswith('results.png') and len(figures) == 1
+    axes = figures[0].axes
+    close(figures[0])
+    panels = [axis for axis in axes if axis.axison]
+    assert len(axes) == 8 and len(panels) == 5
+    expected = {'FT': [84.5, 83.5], 'COCO AP^box': [52.0, 51.0], 'COCO AP^mask': [46.04], 'IN-A': [40.0],
+                '1 − mCE': [56.25]}
+    assert [axis.get_title() for axis in panels] == list(expected)
+    for axis in panels:
+        assert [bar.get_height() for bar in axis.patches] == pytest.approx(expected[axis.get_title()])
+    with Image.open(path) as image:
+        assert image.format == 'PNG' and image.size == (1920, 720)
     assert plot_results({'checkpoints': {}}, str(tmp_path), include_paper=False) is None
