@@ -121,7 +121,8 @@ pip_install "${PIN[@]}" "setuptools<82" wheel ninja psutil
 # 3. The libraries; mmcv's own runtime requirements are listed because mmcv is installed with --no-deps.
 step 3 "libraries: mmengine 0.10.7, mmdet 3.3.0, mmsegmentation 1.2.2, timm, evaluation and test tools"
 pip_install "${PIN[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 "timm>=0.9,<2" \
-    pycocotools ftfy regex scipy matplotlib opencv-python pytest addict packaging Pillow pyyaml yapf tensorboard
+    pycocotools ftfy regex scipy matplotlib opencv-python pytest "coverage>=7.10" addict packaging Pillow pyyaml yapf \
+    tensorboard
 
 # 4. lvis 0.5.3's metadata also asks for Cython and other build-time leftovers; what it imports came with step 3.
 # cyanure ships wheels for common platforms only; without it robustness.few_shot solves the same objective itself.
