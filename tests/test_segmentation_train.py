@@ -1,9 +1,12 @@
 """End to end on a generated ADE20k-layout toy set: train on the CPU with auto-resume, then single-scale
 slide and multi-scale + flip evaluation through tools/train.py and tools/test.py."""
 import json
+import os
 import os.path as osp
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from segmentation.toy import make_ade20k_toy
 
@@ -55,8 +58,39 @@ def check_metrics(metrics):
     assert len([key for key in metrics if key.startswith('IoU.')]) == 150
 
 
+def independent_scores(config, checkpoint, data_root):
+    """aAcc and mIoU (percent) of ``checkpoint`` on the toy val set, from mmseg's ``inference_model`` and a
+    confusion count written here: PNG value 0 is ignored and value k is class k − 1 (ADE20k's
+    ``reduce_zero_label``); mIoU averages the classes that occur in the ground truth or the prediction."""
+    from mmengine.registry import DefaultScope
+    from mmseg.apis import inference_model, init_model
+
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = init_model(config, checkpoint, device='cpu')
+        image_dir = osp.join(data_root, 'images', 'validation')
+        names = sorted(os.listdir(image_dir))
+        assert len(names) == 2
+        intersection, predicted, labelled = np.zeros(150), np.zeros(150), np.zeros(150)
+        for name in names:
+            prediction = inference_model(model, osp.join(image_dir, name)).pred_sem_seg.data[0].numpy()
+            label = np.asarray(Image.open(osp.join(data_root, 'annotations', 'validation', name[:-4] + '.png')))
+            valid = label > 0
+            truth, guess = label[valid].astype(int) - 1, prediction[valid]
+            np.add.at(labelled, truth, 1)
+            np.add.at(predicted, guess, 1)
+            np.add.at(intersection, truth[truth == guess], 1)
+    union = predicted + labelled - intersection
+    present = union > 0
+    return 100 * intersection.sum() / labelled.sum(), 100 * np.mean(intersection[present] / union[present])
+
+
 def test_single_scale_slide_evaluation(trained, tmp_path):
-    check_metrics(evaluate(TINY, trained, tmp_path))
+    metrics = evaluate(TINY, trained, tmp_path)
+    check_metrics(metrics)
+    data_root, work_dir, _ = trained
+    accuracy, mean_iou = independent_scores(TINY, osp.join(work_dir, 'iter_3.pth'), data_root)
+    assert metrics['aAcc'] == pytest.approx(accuracy, abs=0.01)
+    assert metrics['mIoU'] == pytest.approx(mean_iou, abs=0.01)
 
 
 @pytest.mark.slow
