@@ -15,6 +15,15 @@ from mmengine.registry import DefaultScope
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
 
 
+@pytest.fixture(scope='module', autouse=True)
+def module_default_scope():
+    """The default scope as it was before the module: a module-scoped fixture that builds a Runner (which
+    makes its config's scope, e.g. ``mmseg``, the current one) runs before any test's own scope fixture."""
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict = saved
+
+
 @pytest.fixture(autouse=True)
 def siameseim_default_scope():
     with DefaultScope.overwrite_default_scope('siameseim'):
