@@ -102,7 +102,8 @@ def local_rank_environment(local_rank: int) -> Iterator[None]:
 def teardown_process_group(success: bool) -> None:
     """Wait for every rank (after a successful run), then destroy the default process group.
 
-    Destroying it joins the backend's threads (gloo: a TCP event loop and the collective workers) now. Left to
+    Destroying it and collecting the finished Runner (whose DDP reducer still holds the group, inside reference
+    cycles) joins the backend's threads now (gloo: a TCP event loop and two collective workers). Left to
     interpreter exit, those threads outlive the Python objects that own them and the process can abort in a
     C++ destructor after its work is done, so a finished run would be reported as failed.
     """
@@ -111,7 +112,7 @@ def teardown_process_group(success: bool) -> None:
     if success:
         dist.barrier()  # no rank closes its connections while another is still using them
     dist.destroy_process_group()
-    gc.collect()  # the backend's threads stop when the last reference (DDP's reducer, in a Runner cycle) goes
+    gc.collect()
 
 
 @contextlib.contextmanager
