@@ -2,7 +2,9 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--cfg-options k=v ...]
 
-Multi-GPU: ``torchrun --nproc_per_node N tools/test.py CONFIG CHECKPOINT --launcher pytorch``.
+The checkpoint is read weights-only and loaded strictly: a file that is not a finite checkpoint of this config's
+model ends with one ``error:`` line and exit code 2. Multi-GPU: ``torchrun --nproc_per_node N tools/test.py
+CONFIG CHECKPOINT --launcher pytorch``.
 """
 import argparse
 import json
@@ -13,10 +15,11 @@ from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
+from siameseim.checkpoint import CheckpointError
 from siameseim.distributed import setup_cpu_distributed
+from siameseim.engine import SafeRunner
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -48,8 +51,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg.load_from = args.checkpoint
     cfg.resume = False
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    runner = SafeRunner.from_cfg(cfg)
+    try:
+        metrics = runner.test()
+    except CheckpointError as err:  # unreadable, NaN/inf, or the checkpoint of another model: one line
+        runner.logger.error(str(err))
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     if args.out and is_main_process():  # every rank holds the same metrics; one writes them
         with open(args.out, 'w') as f:
             json.dump({key: float(value) if isinstance(value, (int, float)) else value
