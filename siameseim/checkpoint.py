@@ -137,15 +137,16 @@ def _first_line(err: BaseException) -> str:
 def _load_error(path: str, err: Exception) -> CheckpointError:
     """Translate a ``torch.load`` failure into one line with the fix."""
     message = str(err)
-    refused = (re.search(r'Unsupported global: GLOBAL (\S+)', message)
-               or re.search(r"allowlisted via `add_safe_globals`, but got <class '([^']+)'>", message))
-    if refused:
-        return CheckpointError(
-            f'{path} holds arbitrary pickled objects ({refused.group(1)}), which safe loading refuses: pass '
-            f'--trust-pickle (CLI) / trust_pickle=True only for files you trust, since unpickling can run code')
     with open(path, 'rb') as file:
         head = file.read(4)
     is_zip, is_pickle = head == b'PK\x03\x04', head[:1] == b'\x80'
+    refused = (re.search(r'Unsupported global: GLOBAL (\S+)', message)
+               or re.search(r"allowlisted via `add_safe_globals`, but got <class '([^']+)'>", message))
+    # torch.save writes a zip archive or a binary pickle: a text file starting with 'c' only looks like a GLOBAL
+    if refused and (is_zip or is_pickle):
+        return CheckpointError(
+            f'{path} holds arbitrary pickled objects ({refused.group(1)}), which safe loading refuses: pass '
+            f'--trust-pickle (CLI) / trust_pickle=True only for files you trust, since unpickling can run code')
     if isinstance(err, EOFError) or 'unexpected EOF' in message or (is_zip and not zipfile.is_zipfile(path)):
         return CheckpointError(f'{path} is truncated or corrupted ({_first_line(err)}): '
                                f're-download or re-save the checkpoint')

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from siameseim.suite import COLUMNS
 from siameseim.suite.cli import main
@@ -31,7 +32,7 @@ def test_bench_reports_bad_arguments_in_one_line(tmp_path, capsys):
     assert main(['bench', '--checkpoint', f'mine={tmp_path}/missing.pth', '--out', str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith('error: checkpoint ')
     weights = tmp_path / 'w.pth'
-    weights.write_bytes(b'x')
+    torch.save({'weight': torch.zeros(1)}, weights)
     assert main(['bench', '--checkpoint', str(weights), '--baseline', 'BEiT', '--out', str(tmp_path)]) == 2
     assert 'neither a --checkpoint name nor a paper row' in capsys.readouterr().err
 
