@@ -12,7 +12,7 @@ tools that honour that key. Compared with mmengine's Runner:
 """
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import Runner
 
 from ..registry import RUNNERS
@@ -59,7 +59,9 @@ class SafeRunner(Runner):
         else:
             checkpoint = read_run_checkpoint(filename, for_resume=self._resume)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        model = self.model.module if is_model_wrapper(self.model) else self.model
+        model = self.model
+        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):  # DDP, test-time augmentation
+            model = model.module
         strict = self.cfg.get('load_strict', True) if strict is None else strict
         for line in load_model_state(model, checkpoint, filename, strict=strict, revise_keys=revise_keys):
             self.logger.warning(line)
