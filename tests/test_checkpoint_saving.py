@@ -229,3 +229,21 @@ def test_every_config_saves_with_the_safe_hook_and_loads_with_the_safe_runner(ta
         cfg = Config.fromfile(path)
         assert cfg.default_hooks.checkpoint.type.endswith('SafeCheckpointHook'), path
         assert cfg.runner_type == 'siameseim.SafeRunner', path
+
+
+def test_best_checkpoint_is_replaced_only_after_the_new_one_is_written(tmp_path, monkeypatch):
+    config = toy_run.write_config(tmp_path, max_epochs=3, extra=(
+        "val_dataloader = _loader\nval_cfg = dict(type='ValLoop')\nval_evaluator = dict(type='ToyError')"))
+    work_dir, events = tmp_path / 'work', []
+    put, unlink = LocalBackend.put, os.unlink
+    monkeypatch.setattr(LocalBackend, 'put', lambda self, data, path: (events.append(('write', osp.basename(path))),
+                                                                     put(self, data, path))[1])
+    monkeypatch.setattr(os, 'unlink', lambda path, *a, **k: (events.append(('delete', osp.basename(path))),
+                                                             unlink(path, *a, **k))[1])
+    assert _train(config, work_dir, 'default_hooks.checkpoint.save_best=error', 'default_hooks.checkpoint.rule=less') == 0
+    bests = sorted(name for name in os.listdir(work_dir) if name.startswith('best_'))
+    assert bests == ['best_error_epoch_3.pth']  # the error falls every epoch
+    written = [index for index, (kind, name) in enumerate(events) if kind == 'write' and 'best_error_epoch_3' in name]
+    assert events.index(('delete', 'best_error_epoch_2.pth')) > written[0]
+    best = torch.load(work_dir / 'epoch_3.pth', weights_only=True)['message_hub']['runtime_info']['best_ckpt']
+    assert best == str(work_dir / 'best_error_epoch_3.pth')
