@@ -12,6 +12,22 @@ import torch
 __all__ = ['non_finite_keys', 'describe_keys']
 
 
+def _is_finite(tensor: torch.Tensor) -> bool:
+    """No NaN and no infinity in ``tensor``.
+
+    The minimum and maximum propagate NaN and show ±inf; computing them allocates nothing, unlike
+    ``isfinite(tensor).all()``, which is several times slower on the CPU. Dtypes without ``aminmax`` take the
+    mask: complex as is, float8 upcast.
+    """
+    if tensor.numel() == 0:
+        return True
+    try:
+        low, high = torch.aminmax(tensor.detach())
+    except (RuntimeError, NotImplementedError):
+        return bool(torch.isfinite(tensor if tensor.is_complex() else tensor.float()).all())
+    return bool(torch.isfinite(low)) and bool(torch.isfinite(high))
+
+
 def non_finite_keys(tree: Any, prefix: str = '') -> List[str]:
     """Dotted key paths (``state_dict.blocks.0.attn.qkv.weight``, ``optimizer.state.3.exp_avg``) of the floating
     or complex tensors in ``tree`` holding a NaN or an infinity, in traversal order.
@@ -24,7 +40,7 @@ def non_finite_keys(tree: Any, prefix: str = '') -> List[str]:
     while stack:
         path, node = stack.pop()
         if isinstance(node, torch.Tensor):
-            if (node.is_floating_point() or node.is_complex()) and not bool(torch.isfinite(node).all()):
+            if (node.is_floating_point() or node.is_complex()) and not _is_finite(node):
                 found.append(path)
         elif isinstance(node, dict):
             stack.extend((f'{path}.{key}' if path else str(key), value) for key, value in reversed(node.items()))

@@ -12,6 +12,7 @@ from checkpoint_formats import VIT_SIZES
 
 from robustness.few_shot import build_feature_model
 from siameseim.checkpoint import CheckpointError, load_pretrained, read_checkpoint
+from siameseim.finite import non_finite_keys
 from siameseim.models.vit import ViT
 from siameseim.suite.cli import main as suite_main
 from toy_run import ROOT
@@ -36,6 +37,19 @@ def diverged(tmp_path):
     path = tmp_path / 'diverged.pth'
     torch.save({'model': _diverged_state()}, path)
     return path
+
+
+def test_non_finite_keys_walks_nesting_and_every_float_dtype():
+    nan, inf = float('nan'), float('inf')
+    tree = {
+        'state_dict': {'fine': torch.ones(4), 'half': torch.tensor([1.0, inf]).half(),
+                       'bf16': torch.tensor([nan]).bfloat16(), 'f8': torch.tensor([nan]).to(torch.float8_e4m3fn),
+                       'complex': torch.tensor([complex(1, nan)]), 'empty': torch.zeros(0), 'int': torch.arange(3)},
+        'optimizer': {'state': {0: {'exp_avg': torch.tensor([[-inf, 0.0]])}}, 'param_groups': [{'lr': nan}]},
+        'list': [torch.ones(1), (torch.tensor([nan]), )],
+    }
+    assert non_finite_keys(tree) == ['state_dict.half', 'state_dict.bf16', 'state_dict.f8', 'state_dict.complex',
+                                     'optimizer.state.0.exp_avg', 'list.1.0']
 
 
 def test_reader_names_the_file_and_the_first_bad_tensors(diverged):
