@@ -39,9 +39,10 @@ class SafeCheckpointHook(CheckpointHook):
         if not isinstance(self.file_backend, LocalBackend):
             raise ValueError(f'SafeCheckpointHook writes to local folders, not {self.out_dir}: use a local out_dir '
                              f'(or type=CheckpointHook, without atomic saves)')
-        if is_main_process():
-            for path in remove_stale_temporaries(self.out_dir):
-                runner.logger.info(f'removed {path}, left by a checkpoint save that was interrupted')
+        if is_main_process():  # checkpoints go to out_dir, the pointer to the work dir
+            for folder in dict.fromkeys((self.out_dir, runner.work_dir)):
+                for path in remove_stale_temporaries(folder):
+                    runner.logger.info(f'removed {path}, left by a checkpoint save that was interrupted')
 
     def before_save_checkpoint(self, runner, checkpoint: Dict[str, Any]) -> None:
         """Refuse to write weights or optimizer state holding NaN/inf (raises ``FloatingPointError``)."""
