@@ -207,17 +207,33 @@ def test_no_usable_checkpoint_is_one_line_not_a_silent_restart(tmp_path, capsys)
     assert error.endswith('move them away, or start over with --no-resume')
 
 
-def test_old_checkpoints_are_deleted_only_after_the_new_one_is_complete(tmp_path, monkeypatch):
-    config, work_dir = toy_run.write_config(tmp_path, max_keep_ckpts=2, max_epochs=3), tmp_path / 'work'
+@pytest.fixture
+def file_events(monkeypatch):
+    """``('write', name)`` for every checkpoint written and ``('delete', name)`` for every file removed, in order."""
     events = []
     put, unlink = LocalBackend.put, os.unlink
-    monkeypatch.setattr(LocalBackend, 'put', lambda self, data, path: (events.append(('write', osp.basename(path))),
-                                                                     put(self, data, path))[1])
-    monkeypatch.setattr(os, 'unlink', lambda path, *a, **k: (events.append(('delete', osp.basename(path))),
-                                                             unlink(path, *a, **k))[1])
+
+    def recording_put(self, data, path):
+        events.append(('write', osp.basename(path)))
+        return put(self, data, path)
+
+    def recording_unlink(path, *args, **kwargs):
+        events.append(('delete', osp.basename(path)))
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(LocalBackend, 'put', recording_put)
+    monkeypatch.setattr(os, 'unlink', recording_unlink)
+    return events
+
+
+def _first_write(events, fragment):
+    return next(index for index, (kind, name) in enumerate(events) if kind == 'write' and fragment in name)
+
+
+def test_old_checkpoints_are_deleted_only_after_the_new_one_is_complete(tmp_path, file_events):
+    config, work_dir = toy_run.write_config(tmp_path, max_keep_ckpts=2, max_epochs=3), tmp_path / 'work'
     assert _train(config, work_dir) == 0
-    written = [index for index, (kind, name) in enumerate(events) if kind == 'write' and 'epoch_3' in name]
-    assert events.index(('delete', 'epoch_1.pth')) > written[0]
+    assert file_events.index(('delete', 'epoch_1.pth')) > _first_write(file_events, 'epoch_3')
     assert sorted(name for name in os.listdir(work_dir) if name.endswith('.pth')) == ['epoch_2.pth', 'epoch_3.pth']
 
 
@@ -231,19 +247,14 @@ def test_every_config_saves_with_the_safe_hook_and_loads_with_the_safe_runner(ta
         assert cfg.runner_type == 'siameseim.SafeRunner', path
 
 
-def test_best_checkpoint_is_replaced_only_after_the_new_one_is_written(tmp_path, monkeypatch):
+def test_best_checkpoint_is_replaced_only_after_the_new_one_is_written(tmp_path, file_events):
     config = toy_run.write_config(tmp_path, max_epochs=3, extra=(
         "val_dataloader = _loader\nval_cfg = dict(type='ValLoop')\nval_evaluator = dict(type='ToyError')"))
-    work_dir, events = tmp_path / 'work', []
-    put, unlink = LocalBackend.put, os.unlink
-    monkeypatch.setattr(LocalBackend, 'put', lambda self, data, path: (events.append(('write', osp.basename(path))),
-                                                                     put(self, data, path))[1])
-    monkeypatch.setattr(os, 'unlink', lambda path, *a, **k: (events.append(('delete', osp.basename(path))),
-                                                             unlink(path, *a, **k))[1])
-    assert _train(config, work_dir, 'default_hooks.checkpoint.save_best=error', 'default_hooks.checkpoint.rule=less') == 0
+    work_dir = tmp_path / 'work'
+    assert _train(config, work_dir, 'default_hooks.checkpoint.save_best=error',
+                  'default_hooks.checkpoint.rule=less') == 0
     bests = sorted(name for name in os.listdir(work_dir) if name.startswith('best_'))
     assert bests == ['best_error_epoch_3.pth']  # the error falls every epoch
-    written = [index for index, (kind, name) in enumerate(events) if kind == 'write' and 'best_error_epoch_3' in name]
-    assert events.index(('delete', 'best_error_epoch_2.pth')) > written[0]
+    assert file_events.index(('delete', 'best_error_epoch_2.pth')) > _first_write(file_events, 'best_error_epoch_3')
     best = torch.load(work_dir / 'epoch_3.pth', weights_only=True)['message_hub']['runtime_info']['best_ckpt']
     assert best == str(work_dir / 'best_error_epoch_3.pth')

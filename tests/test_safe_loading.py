@@ -31,8 +31,8 @@ PROBLEMS = {
 def runs(tmp_path_factory):
     """A finished toy run (its config and epoch_1.pth) and a run of another model (3 outputs instead of 1)."""
     folder = tmp_path_factory.mktemp('runs')
-    config, other = toy_run.write_config(folder, max_epochs=1), toy_run.write_config(folder, 'other', max_epochs=1,
-                                                                                      outputs=3)
+    config = toy_run.write_config(folder, max_epochs=1)
+    other = toy_run.write_config(folder, 'other', max_epochs=1, outputs=3)
     for cfg, work_dir in ((config, folder / 'mine'), (other, folder / 'other')):
         assert train.main(toy_run.tool_argv(cfg, work_dir)) == 0
     return config, folder / 'mine' / 'epoch_1.pth', folder / 'other' / 'epoch_1.pth'
