@@ -41,6 +41,14 @@ def test_non_finite_state_is_never_saved(target, bad_key, tmp_path, capsys):
     assert all(torch.isfinite(value).all() for value in saved['state_dict'].values())
 
 
+def test_divergence_before_the_first_checkpoint_says_there_is_none(tmp_path, capsys):
+    config = toy_run.write_config(tmp_path, extra="custom_hooks = [dict(type='PoisonHook', at_iter=4)]")
+    assert _train(config, tmp_path / 'work') == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert 'no checkpoint was written and there is no earlier checkpoint: resume with a lower lr' in error
+    assert not list((tmp_path / 'work').glob('*.pth'))
+
+
 def _lrs(config, work_dir, *options):
     toy_run.RECORDED_LRS.clear()
     assert _train(config, work_dir, *options) == 0

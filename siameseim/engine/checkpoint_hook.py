@@ -5,7 +5,8 @@
 * checkpoints beyond ``max_keep_ckpts`` (and the previous best) are deleted only after the new one and the
   pointer are in place, so a failed save never leaves fewer complete checkpoints than before;
 * a checkpoint whose weights or optimizer state hold NaN/inf is not written: the run stops with one line naming
-  the first bad tensors and how to resume from the last (finite) checkpoint with a lower lr;
+  the first bad tensors and how to resume from the last (finite) checkpoint with a lower lr. Every rank checks
+  before the save, so all ranks of a distributed run stop together;
 * a failed write (full disk, quota, permissions) stops the run with one line; partial files of a killed save
   are removed when the next run starts.
 """
@@ -17,6 +18,8 @@ from typing import Any, Dict, Optional
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
+from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
 
 from ..atomic import atomic_write, remove_stale_temporaries, write_text_atomically
 from ..finite import describe_keys, non_finite_keys
@@ -44,23 +47,40 @@ class SafeCheckpointHook(CheckpointHook):
                 for path in remove_stale_temporaries(folder):
                     runner.logger.info(f'removed {path}, left by a checkpoint save that was interrupted')
 
+    _state_checked = False
+
+    def _refuse_non_finite(self, runner, state: Dict[str, Any], iteration: int) -> None:
+        """Raise ``FloatingPointError`` when weights or optimizer state hold NaN/inf; nothing is written then."""
+        bad = non_finite_keys(state)
+        if not bad:
+            return
+        last = pointer_target(runner.work_dir)
+        kept = f'the last checkpoint, {last}, is unchanged' if last else 'there is no earlier checkpoint'
+        raise FloatingPointError(
+            f'training diverged: {len(bad)} tensors hold NaN or inf at iteration {iteration} ({describe_keys(bad)}); '
+            f'no checkpoint was written and {kept}: resume with a lower lr: {RESUME_WITH_LOWER_LR}')
+
+    def _check_state(self, runner, iteration: int) -> None:
+        """The finiteness check on every rank (on the model's device) before this hook saves, so that all ranks
+        stop together instead of the others waiting for the main one."""
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        state = {'state_dict': model.state_dict()}
+        if self.save_optimizer and isinstance(runner.optim_wrapper, OptimWrapper):
+            state['optimizer'] = runner.optim_wrapper.state_dict()
+        self._refuse_non_finite(runner, state, iteration)
+
     def before_save_checkpoint(self, runner, checkpoint: Dict[str, Any]) -> None:
-        """Refuse to write weights or optimizer state holding NaN/inf (raises ``FloatingPointError``)."""
-        bad = non_finite_keys({key: checkpoint[key] for key in ('state_dict', 'optimizer') if key in checkpoint})
-        if bad:
-            last = pointer_target(runner.work_dir)
-            last = f'the last checkpoint, {last},' if last else 'no checkpoint'
-            raise FloatingPointError(
-                f'training diverged: {len(bad)} tensors hold NaN or inf at iteration '
-                f"{checkpoint.get('meta', {}).get('iter', runner.iter)} "
-                f'({describe_keys(bad)}); no checkpoint was written and {last} is unchanged: resume with a lower '
-                f'lr: {RESUME_WITH_LOWER_LR}')
+        """Refuse to write weights or optimizer state holding NaN/inf in saves this hook did not check itself."""
+        if not self._state_checked:
+            self._refuse_non_finite(runner, {key: checkpoint[key] for key in ('state_dict', 'optimizer')
+                                             if key in checkpoint}, checkpoint.get('meta', {}).get('iter', runner.iter))
 
     def _write(self, runner, filename: str, **kwargs: Any) -> str:
         """``runner.save_checkpoint`` into ``out_dir/filename``, atomically (main process only)."""
         path = osp.join(self.out_dir, filename)
         if not is_main_process():
             return path
+        self._state_checked = True
         try:
             atomic_write(path, lambda temporary: runner.save_checkpoint(
                 self.out_dir, osp.basename(temporary), self.file_client_args, backend_args=self.backend_args,
@@ -70,6 +90,8 @@ class SafeCheckpointHook(CheckpointHook):
             raise CheckpointSaveError(f'could not write checkpoint {path} ({reason}): free space in (or fix the '
                                       f'permissions of) {self.out_dir}, then resume; the earlier checkpoints '
                                       f'are intact') from None
+        finally:
+            self._state_checked = False
         return path
 
     def _remove(self, runner, path: Optional[str]) -> None:
@@ -78,6 +100,7 @@ class SafeCheckpointHook(CheckpointHook):
             runner.logger.info(f'removed the outdated checkpoint {path}')
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: Dict[str, Any]) -> None:
+        self._check_state(runner, meta['iter'])
         expired = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
             ids = [*self.keep_ckpt_ids, step]
@@ -112,6 +135,7 @@ class SafeCheckpointHook(CheckpointHook):
             best = runner.message_hub.get_info(score_key, self.init_value_map[rule])
             if score is None or not self.is_better_than[key_indicator](score, best):
                 continue
+            self._check_state(runner, runner.iter)
             updated = True
             runner.message_hub.update_info(score_key, score)
             previous = self.best_ckpt_path if single else self.best_ckpt_path_dict[key_indicator]
