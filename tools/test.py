@@ -55,7 +55,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         metrics = runner.test()
     except CheckpointError as err:  # unreadable, NaN/inf, or the checkpoint of another model: one line
-        runner.logger.error(str(err))
         print(f'error: {err}', file=sys.stderr)
         return 2
     if args.out and is_main_process():  # every rank holds the same metrics; one writes them

@@ -74,7 +74,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         runner.train()
     except (CheckpointError, CheckpointSaveError, FloatingPointError) as err:
-        runner.logger.error(str(err))
         print(f'error: {err}', file=sys.stderr)
         return EXIT_BAD_CHECKPOINT if isinstance(err, CheckpointError) else EXIT_RUN_STOPPED
     runner.logger.info(f'training finished: {runner.iter} iterations, logs and checkpoints in {cfg.work_dir}')
