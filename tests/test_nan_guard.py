@@ -19,10 +19,9 @@ def _train(config, work_dir, *options):
     return train.main(toy_run.tool_argv(config, work_dir, *options))
 
 
-# mmengine's optimizer constructor lists a module's own parameters before its children's: padding is 0 and
-# linear.weight is 1 in the optimizer state.
+# linear.weight is the first parameter with optimizer state (the frozen padding has none)
 @pytest.mark.parametrize('target, bad_key', [('weights', 'state_dict.linear.weight'),
-                                             ('optimizer', 'optimizer.state.1.momentum_buffer')])
+                                             ('optimizer', 'optimizer.state.0.momentum_buffer')])
 def test_non_finite_state_is_never_saved(target, bad_key, tmp_path, capsys):
     """The last iteration of epoch 2 poisons the weights or the optimizer state just before epoch 2 is saved."""
     config = toy_run.write_config(tmp_path, max_keep_ckpts=1, extra=(
@@ -62,11 +61,12 @@ def test_resume_with_a_lower_lr_follows_the_config(tmp_path):
     _lrs(config, tmp_path / 'split', 'train_cfg.max_epochs=2')
     resumed = _lrs(config, tmp_path / 'split', 'train_cfg.max_epochs=4', 'optim_wrapper.optimizer.lr=0.01')
     assert sorted(resumed) == list(range(8, 16))
-    for iteration, lr in resumed.items():
-        assert lr == pytest.approx(0.1 * uninterrupted[iteration], rel=1e-9)
+    for iteration, lrs in resumed.items():  # every group (bias at half the lr) and the logged base lr
+        assert len(lrs) == 3 and lrs == pytest.approx([0.1 * lr for lr in uninterrupted[iteration]], rel=1e-9)
     assert 'resumed lr rescaled to the config: base lr 0.1 -> 0.01 (x0.1)' in toy_run.log_text(tmp_path / 'split')
-    group = torch.load(tmp_path / 'split' / 'epoch_4.pth', weights_only=True)['optimizer']['param_groups'][0]
-    assert group['initial_lr'] == pytest.approx(0.01)
+    optimizer = torch.load(tmp_path / 'split' / 'epoch_4.pth', weights_only=True)['optimizer']
+    assert [group['initial_lr'] for group in optimizer['param_groups']] == pytest.approx([0.01, 0.005])
+    assert optimizer['base_param_settings']['initial_lr'] == pytest.approx(0.01)
 
 
 def test_resume_with_the_same_lr_is_unchanged(tmp_path):

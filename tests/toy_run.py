@@ -24,8 +24,8 @@ from siameseim.registry import DATASETS, HOOKS, METRICS, MODELS
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 _RUNS = itertools.count()
-# Learning rate per training iteration of the last runs in this process (RecordLrHook).
-RECORDED_LRS: Dict[int, float] = {}
+# Learning rates (one per parameter group) of every training iteration of the last runs (RecordLrHook).
+RECORDED_LRS: Dict[int, List[float]] = {}
 
 
 @MODELS.register_module(force=True)
@@ -70,10 +70,11 @@ class ToyError(BaseMetric):
 
 @HOOKS.register_module(force=True)
 class RecordLrHook(Hook):
-    """Records the lr of every training iteration in :data:`RECORDED_LRS`."""
+    """Records the lrs of every training iteration in :data:`RECORDED_LRS`: the parameter groups' and, last,
+    the base lr mmengine tracks (and logs as ``base_lr``) for an optimizer with several groups."""
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        RECORDED_LRS[runner.iter] = runner.optim_wrapper.optimizer.param_groups[0]['lr']
+        RECORDED_LRS[runner.iter] = [group['lr'] for group in runner.optim_wrapper.param_groups]
 
 
 @HOOKS.register_module(force=True)
@@ -110,7 +111,9 @@ test_dataloader = _loader
 train_cfg = dict(by_epoch=True, max_epochs={max_epochs})
 test_cfg = dict(type='TestLoop')
 test_evaluator = dict(type='ToyError')
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
+# the bias learns at half the lr: several parameter groups, as with layer decay
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9),
+                     paramwise_cfg=dict(custom_keys={{'linear.bias': dict(lr_mult=0.5)}}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.25, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', T_max=7, by_epoch=True, begin=1, end=8, convert_to_iter_based=True),

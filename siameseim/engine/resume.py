@@ -83,10 +83,11 @@ def _lr_key(group: Dict[str, Any]) -> str:
 
 def configured_lrs(optim_wrapper: Any) -> Optional[List[float]]:
     """Per parameter group, the base lr the config gives (scheduler start value), before a resume replaces it;
-    None when there is no single built optimizer."""
+    None when there is no single built optimizer. The groups are those the schedulers see: the optimizer's, plus
+    the base-lr tracking group mmengine adds when there are several."""
     if not isinstance(optim_wrapper, OptimWrapper) or isinstance(optim_wrapper, OptimWrapperDict):
         return None
-    return [float(group[_lr_key(group)]) for group in optim_wrapper.optimizer.param_groups]
+    return [float(group[_lr_key(group)]) for group in optim_wrapper.param_groups]
 
 
 def rescale_resumed_lr(optim_wrapper: Any, schedulers: Any, configured: Sequence[float]) -> Optional[str]:
@@ -96,27 +97,26 @@ def rescale_resumed_lr(optim_wrapper: Any, schedulers: Any, configured: Sequence
     the ``base_values`` / last values of every lr scheduler, so the schedule continues from the same point at
     the new scale. Returns a log line when anything changed, None when the lrs already agree.
     """
-    groups = optim_wrapper.optimizer.param_groups
+    groups = optim_wrapper.param_groups
     if len(groups) != len(configured):
         return None
-    factors = [new / float(group[_lr_key(group)]) if group[_lr_key(group)] else 1.0
-               for new, group in zip(configured, groups)]
+    resumed = [float(group[_lr_key(group)]) for group in groups]
+    factors = [new / old if old else 1.0 for new, old in zip(configured, resumed)]
     if all(abs(factor - 1.0) <= 1e-9 for factor in factors):
         return None
-    old_base = max(float(group[_lr_key(group)]) for group in groups)
     for factor, group in zip(factors, groups):
         group['lr'] *= factor
         if 'initial_lr' in group:
             group['initial_lr'] *= factor
     all_schedulers = sum(schedulers.values(), []) if isinstance(schedulers, dict) else list(schedulers or [])
     for scheduler in all_schedulers:
-        if getattr(scheduler, 'param_name', None) != 'lr' or getattr(scheduler, 'optimizer', None) is None:
+        if getattr(scheduler, 'param_name', None) != 'lr' or \
+                getattr(scheduler, 'optimizer', None) not in (optim_wrapper, optim_wrapper.optimizer):
             continue
-        if scheduler.optimizer is not optim_wrapper.optimizer and scheduler.optimizer is not optim_wrapper:
-            continue
+        # a scheduler built on the bare optimizer lacks the trailing tracking group: the prefix matches
         scheduler.base_values = [value * factor for value, factor in zip(scheduler.base_values, factors)]
         if getattr(scheduler, '_last_value', None) is not None:
             scheduler._last_value = [value * factor for value, factor in zip(scheduler._last_value, factors)]
-    new_base = max(configured)
+    old_base, new_base = max(resumed), max(configured)
     return (f'resumed lr rescaled to the config: base lr {old_base:g} -> {new_base:g} (x{new_base / old_base:g}); '
             f'the optimizer and the lr schedules continue from the resumed step at the new scale')
