@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from siameseim.registry import DATASETS
 
+from ..labels import imagenet_1k_wnids
 from ..metrics.mce import CORRUPTIONS, SEVERITIES
 from .wnid_folder import build_transform, load_sample, scan_wnid_folder
 
@@ -55,6 +56,11 @@ class ImageNetC(Dataset):
             raise FileNotFoundError(f'{root} holds none of the requested corruption/severity folders')
         self.samples = [(path, label, c, s) for c, s in self.groups
                         for path, label in scan_wnid_folder(folders[c][s])]
+
+    @property
+    def metainfo(self) -> dict:
+        """The label space and the corruption/severity folders scored, for mmengine's evaluator."""
+        return dict(classes=imagenet_1k_wnids(), groups=self.groups)
 
     def __len__(self) -> int:
         return len(self.samples)

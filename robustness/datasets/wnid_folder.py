@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from siameseim.registry import DATASETS, TRANSFORMS
 
-from ..labels import imagenet_1k_index, subset_wnids
+from ..labels import imagenet_1k_index, imagenet_1k_wnids, subset_wnids
 from ..transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 
 DECODES = ('cpu', 'gpu')
@@ -121,6 +121,11 @@ class WnidImageFolder(Dataset):
         self.root, self.decode = root, decode
         self.transform = build_transform(transform, decode)
         self.samples = samples if samples is not None else scan_wnid_folder(root, allowed_wnids)
+
+    @property
+    def metainfo(self) -> dict:
+        """The label space, for mmengine's evaluator: the 1000 ImageNet-1k wnids in label order."""
+        return dict(classes=imagenet_1k_wnids())
 
     def __len__(self) -> int:
         return len(self.samples)
