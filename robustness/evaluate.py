@@ -54,6 +54,16 @@ def classifier_config(config: Optional[str] = None, arch: str = 'vit-b') -> Conf
     return cfg
 
 
+def eval_geometry(classifier: Config) -> Tuple[int, int]:
+    """``(crop_size, resize)`` of the classifier config's own test transform (an ``EvalTransform``), so the
+    robustness sets are seen as its ImageNet val was."""
+    transform = classifier.get('test_dataloader', {}).get('dataset', {}).get('transform', {})
+    if transform.get('type') != 'EvalTransform':
+        raise ValueError(f'the classifier config tests with {transform.get("type")!r}, not EvalTransform: pass '
+                         f'the crop and resize sizes explicitly')
+    return transform.get('crop_size', 224), transform.get('resize', 256)
+
+
 def benchmark_config(classifier: Config, name: str, folder: str, *, crop_size: int = 224, resize: int = 256,
                      imagenet_c_resize: bool = False, decode: str = 'cpu', batch_size: Optional[int] = None,
                      num_workers: Optional[int] = None, clean_top1: Optional[float] = None,
@@ -182,5 +192,5 @@ def results_markdown(results: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-__all__ = ['SETS', 'benchmark_config', 'benchmark_results', 'classifier_config', 'find_benchmarks',
+__all__ = ['SETS', 'benchmark_config', 'benchmark_results', 'classifier_config', 'eval_geometry', 'find_benchmarks',
            'results_markdown', 'run_benchmarks', 'set_config_path']

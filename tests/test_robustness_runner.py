@@ -106,7 +106,9 @@ def reference_results(data_root, checkpoint):
 
 @pytest.fixture(scope='module')
 def reference(bench):
-    return reference_results(*bench)
+    results = reference_results(*bench)
+    assert 0 < results['imagenet-a']['top1'] < 100 and 0 < results['imagenet-c']['mce']   # hits and misses
+    return results
 
 
 def assert_same(results, reference):
@@ -114,7 +116,6 @@ def assert_same(results, reference):
     for name, expected in reference.items():
         for key, value in expected.items():
             assert results[name][key] == value, (name, key)
-    assert 0 < reference['imagenet-a']['top1'] < 100 and reference['imagenet-c']['mce'] is not None
 
 
 def wrapper_args(data_root, checkpoint, out, *extra):
@@ -208,3 +209,54 @@ def test_two_processes_match_the_direct_evaluation(bench, reference, tmp_path):
     metrics = json.loads(metrics_file.read_text())
     for key, value in reference['imagenet-c'].items():
         assert metrics[f'imagenet-c/{key}'] == value, key
+
+
+def suite_robustness(data_root, checkpoint, tmp_path, launcher):
+    """The suite's robustness task after a (stand-in) finetune task: its config and last checkpoint."""
+    from siameseim.suite.runner import SuiteCheckpoint, SuiteContext
+    from siameseim.suite.tasks import build_tasks
+    finetune_dir = tmp_path / 'finetune'
+    finetune_dir.mkdir()
+    cfg = Config.fromfile(TOY_CONFIG)
+    cfg.test_dataloader.dataset.transform.update(crop_size=CROP, resize=RESIZE)
+    cfg.dump(str(finetune_dir / 'ours_finetune.py'))
+    (finetune_dir / 'last_checkpoint').write_text(checkpoint)
+    ctx = SuiteContext(out_dir=str(tmp_path), data_root=data_root, profile='demo', launcher=launcher, gpus=2,
+                       log=lambda line: None)
+    (task, ) = build_tasks(['robustness'])
+    work_dir = tmp_path / 'robustness'
+    work_dir.mkdir()
+    metrics = task.run(SuiteCheckpoint('ours', None), str(work_dir), ctx, {'finetune': {'work_dir': str(finetune_dir)}})
+    return metrics, json.loads((work_dir / 'results.json').read_text()), work_dir
+
+
+def assert_suite_metrics(metrics, reference):
+    assert metrics == {'imagenet_a_top1': reference['imagenet-a']['top1'],
+                       'imagenet_r_top1': reference['imagenet-r']['top1'],
+                       'imagenet_sketch_top1': reference['sketch']['top1'],
+                       'one_minus_mce': reference['imagenet-c']['one_minus_mce'], 'mce': reference['imagenet-c']['mce']}
+
+
+def test_suite_task_scores_every_set_with_tools_test(bench, reference, tmp_path):
+    metrics, results, work_dir = suite_robustness(*bench, tmp_path, 'none')
+    assert_same(results, reference)
+    assert_suite_metrics(metrics, reference)
+    for name in SET_FOLDERS:
+        assert (work_dir / name / f'ours_robustness_{name}.py').is_file()
+
+
+@pytest.mark.slow
+def test_suite_task_under_torchrun(bench, reference, tmp_path, monkeypatch):
+    """The suite's torchrun launcher (2 processes) on val (for the clean error) and ImageNet-C."""
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    data_root, checkpoint = bench
+    subset_root = tmp_path / 'data'
+    subset_root.mkdir()
+    for name in ('imagenet', 'imagenet-c'):
+        (subset_root / name).symlink_to(osp.join(data_root, name))
+    metrics, results, work_dir = suite_robustness(str(subset_root), checkpoint, tmp_path, 'pytorch')
+    assert_same(results, {name: reference[name] for name in ('imagenet', 'imagenet-c')})
+    assert sorted(results['skipped']) == ['imagenet-a', 'imagenet-r', 'sketch']
+    assert metrics == {key: reference['imagenet-c'][key] for key in ('one_minus_mce', 'mce')}
+    log = (work_dir / 'imagenet-c' / 'test.log').read_text()
+    assert 'Distributed launcher: pytorch' in log and 'GPU number: 2' in log
