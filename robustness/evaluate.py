@@ -171,7 +171,8 @@ def results_markdown(results: dict) -> str:
                  ('ImageNet-C 1 − mCE = 100 − mCE (SiameseIM convention)', c['one_minus_mce']),
                  ('ImageNet-C relative mCE', c['relative_mce'])]
     lines = ['# Classification and robustness', '', '| metric | value |', '|---|---|']
-    lines += [f'| {name} | {_fmt(value)} |' for name, value in rows if value is not None or name.startswith('ImageNet-C')]
+    lines += [f'| {name} | {_fmt(value)} |' for name, value in rows
+              if value is not None or name.startswith('ImageNet-C')]
     if c:
         lines += ['', '## ImageNet-C top-1 error (%) per corruption and severity', '',
                   '| corruption | 1 | 2 | 3 | 4 | 5 | CE | relative CE |', '|---|---|---|---|---|---|---|---|']

@@ -15,7 +15,7 @@ from PIL import Image
 
 from robustness.datasets import WnidImageFolder, imagenet_c_folders
 from robustness.evaluate import SET_FOLDERS, benchmark_config, classifier_config, set_config_path
-from robustness.labels import imagenet_1k_index, subset_indices, subset_wnids
+from robustness.labels import imagenet_1k_index, subset_indices
 from robustness.metrics import CORRUPTIONS, SEVERITIES, summarize_imagenet_c
 from robustness.models import classifier_state_dict
 from robustness.toy import toy_wnids
@@ -203,8 +203,8 @@ def test_two_processes_match_the_direct_evaluation(bench, reference, tmp_path):
     config = toy_test_config(tmp_path, data_root, 'imagenet-c', clean_top1=reference['imagenet']['top1'])
     metrics_file = tmp_path / 'metrics.json'
     log = run(['srun', '--ntasks=2', sys.executable, '-u', osp.join(ROOT, 'tools', 'test.py'), config, checkpoint,
-         '--work-dir', str(tmp_path / 'srun'), '--out', str(metrics_file), '--launcher', 'slurm'],
-        env=dict(PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', MASTER_PORT=str(free_port())))
+               '--work-dir', str(tmp_path / 'srun'), '--out', str(metrics_file), '--launcher', 'slurm'],
+              env=dict(PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', MASTER_PORT=str(free_port())))
     assert 'GPU number: 2' in log and 'Distributed launcher: slurm' in log
     metrics = json.loads(metrics_file.read_text())
     for key, value in reference['imagenet-c'].items():
