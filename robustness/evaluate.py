@@ -90,8 +90,6 @@ def benchmark_config(classifier: Config, name: str, folder: str, *, crop_size: i
         loader.batch_size = batch_size
     if num_workers is not None:
         loader.update(num_workers=num_workers, persistent_workers=False)
-        if num_workers == 0:
-            loader.pop('prefetch_factor', None)
     if name == 'imagenet-c':
         cfg.test_evaluator.clean_top1 = clean_top1
     cfg.test_cfg.fp16 = amp
@@ -118,8 +116,8 @@ def benchmark_results(name: str, metrics: Mapping[str, object]) -> dict:
     prefix = f'{name}/'
     entry = {key[len(prefix):]: value for key, value in metrics.items() if key.startswith(prefix)}
     if 'images' not in entry:
-        raise ValueError(f'the metrics of {name} have no {prefix}images: run the config of '
-                         f'{osp.relpath(set_config_path(name))}')
+        raise ValueError(f'the metrics hold no {prefix}images: the test config did not score {name} with its '
+                         f'metric (robustness/configs/robustness/vit-b_ft_{name}.py)')
     entry['images'] = int(entry['images'])
     return entry
 

@@ -14,6 +14,7 @@ checkpoint may be any fine-tuned classifier layout (this suite, timm, MAE, Siame
 strictly, head included.
 """
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -33,6 +34,8 @@ from robustness.models import classifier_state_dict
 from siameseim.checkpoint import CheckpointError, read_checkpoint
 from siameseim.distributed import setup_cpu_distributed
 from siameseim.registry import MODELS
+
+RUN_IDS = itertools.count()  # mmengine keys loggers and visualizers by experiment name: one per runner
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -89,8 +92,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         del model
 
         def run(name: str, cfg) -> dict:
-            cfg.update(work_dir=os.path.join(args.out, name), experiment_name=name, load_from=None, resume=False)
-            cfg.custom_hooks = [hook for hook in cfg.custom_hooks if hook['type'] != 'ClassifierCheckpointHook']
+            cfg.update(work_dir=os.path.join(args.out, name), experiment_name=f'{name}-{next(RUN_IDS)}',
+                       load_from=None, resume=False)
             runner = Runner.from_cfg(cfg)
             (runner.model.module if is_model_wrapper(runner.model) else runner.model).load_state_dict(state_dict)
             return runner.test()

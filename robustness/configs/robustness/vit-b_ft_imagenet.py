@@ -6,7 +6,7 @@
 # --cfg-options test_dataloader.dataset.decode=gpu
 _base_ = ['../vit-b_ft-100e_in1k.py']
 
-model = dict(data_preprocessor=dict(type='ClassificationDataPreprocessor'))
+model = dict(data_preprocessor=dict(type='ClassificationDataPreprocessor', non_blocking=True))
 test_dataloader = dict(
     persistent_workers=False,
     dataset=dict(_delete_=True, type='WnidImageFolder', root='data/imagenet/val', decode='cpu',
