@@ -237,6 +237,7 @@ def assert_suite_metrics(metrics, reference):
                        'one_minus_mce': reference['imagenet-c']['one_minus_mce'], 'mce': reference['imagenet-c']['mce']}
 
 
+@pytest.mark.slow
 def test_suite_task_scores_every_set_with_tools_test(bench, reference, tmp_path):
     metrics, results, work_dir = suite_robustness(*bench, tmp_path, 'none')
     assert_same(results, reference)
