@@ -125,6 +125,11 @@ def test_bad_inputs_get_one_line_errors(tmp_path, capsys):
     torch.save({'model': {}}, checkpoint)
     assert eval_robustness.main([str(checkpoint), '--data-root', str(tmp_path / 'x'), '--out', str(tmp_path)]) == 2
     assert 'data root' in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert eval_robustness.main([str(checkpoint), '--data-root', str(tmp_path), '--out', str(tmp_path),
+                                     '--decode', 'gpu']) == 2
+        assert capsys.readouterr().err.strip() == ('error: --decode gpu needs a CUDA device: use --decode cpu on '
+                                                   'this machine')
 
 
 def test_timm_layout_finetuned_checkpoint_loads_strictly(tmp_path):
