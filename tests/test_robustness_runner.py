@@ -164,6 +164,18 @@ def test_shipped_set_configs_are_the_fine_tuning_classifier_with_a_test_set():
     assert Config.fromfile(set_config_path('imagenet-a')).test_evaluator.subset == 'a'
 
 
+def test_tools_test_loads_a_timm_layout_classifier_strictly(bench, reference, tmp_path):
+    """A foreign layout (timm / MAE: ``{'model': ViT keys}``) goes through the strict checkpoint hook."""
+    data_root, checkpoint = bench
+    state = torch.load(checkpoint, weights_only=False)['state_dict']
+    torch.save({'model': {key[len('backbone.'):]: value for key, value in state.items()}}, tmp_path / 'timm.pth')
+    out = tmp_path / 'metrics.json'
+    config = toy_test_config(tmp_path, data_root, 'imagenet-r')
+    assert test_tool.main([config, str(tmp_path / 'timm.pth'), '--work-dir', str(tmp_path / 'work'),
+                           '--out', str(out)]) == 0
+    assert json.loads(out.read_text())['imagenet-r/top1'] == reference['imagenet-r']['top1']
+
+
 def test_a_checkpoint_that_does_not_fit_is_one_line(bench, tmp_path, capsys):
     data_root, checkpoint = bench
     state = torch.load(checkpoint, weights_only=False)
