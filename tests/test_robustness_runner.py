@@ -160,6 +160,10 @@ def test_shipped_set_configs_are_the_fine_tuning_classifier_with_a_test_set():
         assert cfg.test_dataloader.sampler == dict(type='DefaultSampler', shuffle=False)
         assert cfg.custom_hooks == [dict(type='ClassifierCheckpointHook')]
         assert cfg.test_evaluator.get('prefix', 'imagenet-c') == name
+        large = Config.fromfile(set_config_path(name).replace('vit-b_ft_', 'vit-l_ft_'))
+        assert large.model.backbone == Config.fromfile(osp.join(ROOT, 'robustness', 'configs',
+                                                                'vit-l_ft-50e_in1k.py')).model.backbone
+        assert large.test_dataloader == cfg.test_dataloader and large.test_evaluator == cfg.test_evaluator
     assert Config.fromfile(set_config_path('imagenet-c')).test_dataloader.dataset.transform.resize is None
     assert Config.fromfile(set_config_path('imagenet-a')).test_evaluator.subset == 'a'
 

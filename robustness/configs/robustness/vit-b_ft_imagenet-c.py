@@ -3,8 +3,8 @@
 # mCE (AlexNet = 100), 1 - mCE and, given the model's val top-1 (test_evaluator.clean_top1=TOP1), relative mCE.
 # Run: python tools/test.py robustness/configs/robustness/vit-b_ft_imagenet-c.py FT_CHECKPOINT
 #      [--launcher pytorch|slurm]
-# (the checkpoint is loaded strictly with its 1000-way head; other ViT sizes: the fine-tuning config of that
-# size through tools/eval_robustness.py --config). GPU JPEG decoding (nvJPEG, CPU fallback):
+# (the checkpoint is loaded strictly with its 1000-way head; ViT-L: vit-l_ft_*.py; other classifiers: their
+# fine-tuning config through tools/eval_robustness.py --config). GPU JPEG decoding (nvJPEG, CPU fallback):
 # --cfg-options test_dataloader.dataset.decode=gpu
 _base_ = ['../vit-b_ft-100e_in1k.py']
 
