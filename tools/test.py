@@ -52,7 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
-    except CheckpointError as err:  # a checkpoint that does not fit the config's model: one line, no traceback
+    except (CheckpointError, FileNotFoundError) as err:  # a checkpoint that does not fit, absent data: one line
         print(f'error: {err}', file=sys.stderr)
         return 1
     if args.out and is_main_process():  # every rank holds the same metrics; one writes them
