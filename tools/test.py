@@ -3,7 +3,7 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--cfg-options k=v ...]
 
 The checkpoint is read weights-only and loaded strictly: a file that is not a finite checkpoint of this config's
-model ends with one ``error:`` line and exit code 2. Multi-GPU: ``torchrun --nproc_per_node N tools/test.py
+model, or absent data, ends with one ``error:`` line and exit code 2. Multi-GPU: ``torchrun --nproc_per_node N tools/test.py
 CONFIG CHECKPOINT --launcher pytorch``.
 """
 import argparse
@@ -51,10 +51,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg.load_from = args.checkpoint
     cfg.resume = False
     setup_cpu_distributed(cfg, args.launcher)
-    runner = SafeRunner.from_cfg(cfg)
     try:
+        runner = SafeRunner.from_cfg(cfg)
         metrics = runner.test()
-    except CheckpointError as err:  # unreadable, NaN/inf, or the checkpoint of another model: one line
+    except (CheckpointError, FileNotFoundError) as err:  # unreadable, NaN/inf or unfitting checkpoint, absent data
         print(f'error: {err}', file=sys.stderr)
         return 2
     if args.out and is_main_process():  # every rank holds the same metrics; one writes them
