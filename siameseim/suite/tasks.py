@@ -236,12 +236,11 @@ class DetectionTask(ConfigTask):
     def metrics(self, raw):
         prefix = 'coco' if self.name == 'coco' else 'lvis'
         suffix = 'mAP' if self.name == 'coco' else 'AP'
-        metrics = {f'{kind}_AP': 100.0 * raw[f'{prefix}/{kind}_{suffix}'] for kind in ('bbox', 'segm')}
+        keys = {f'{kind}_AP': f'{prefix}/{kind}_{suffix}' for kind in ('bbox', 'segm')}
         if self.name == 'lvis':
-            # The lvis API reports -1 for a frequency group without ground truth: no value, not -100.
-            metrics.update({f'{kind}_APr': 100.0 * raw[f'lvis/{kind}_APr'] for kind in ('bbox', 'segm')
-                            if raw[f'lvis/{kind}_APr'] >= 0})
-        return metrics
+            keys.update({f'{kind}_APr': f'lvis/{kind}_APr' for kind in ('bbox', 'segm')})
+        # pycocotools and the lvis API report -1 where there is no ground truth: no value, not -100.
+        return {name: 100.0 * raw[key] for name, key in keys.items() if raw[key] >= 0}
 
 
 class SegmentationTask(ConfigTask):
