@@ -188,7 +188,8 @@ def run_benchmarks(model: nn.Module, data_root: str, *, sets: Sequence[str] = SE
         missing_c = [c for c in CORRUPTIONS if c not in folders]
         if missing_c:
             results['imagenet-c']['missing_corruptions'] = missing_c
-            log(f'[imagenet-c] corruptions missing, mCE not computed: {", ".join(missing_c)}')
+        if results['imagenet-c']['mce_gap']:
+            log(f'[imagenet-c] mCE not computed under {found["imagenet-c"]}: {results["imagenet-c"]["mce_gap"]}')
     return results
 
 
@@ -222,6 +223,8 @@ def results_markdown(results: dict) -> str:
                              f' | {_fmt(c["ce"].get(corruption))} | {_fmt(rel)} |')
         lines += ['', f'Convention: {c["convention"]}. Relative mCE uses the model\'s ImageNet val error and '
                       f'AlexNet\'s clean error 43.45 %.']
+        if c.get('mce_gap'):
+            lines += ['', f'mCE not computed: {c["mce_gap"]}.']
     transform = results.get('transform', {})
     lines += ['', f'Transforms: {transform.get("eval")}; ImageNet-C: {transform.get("imagenet_c")}; '
                   f'decode: {transform.get("decode")}.']

@@ -10,7 +10,7 @@ import os
 import os.path as osp
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 RESULTS_FILE = 'results.json'
 
@@ -47,8 +47,10 @@ class Task:
         return None
 
     def run(self, checkpoint: SuiteCheckpoint, work_dir: str, ctx: SuiteContext,
-            previous: Mapping[str, dict]) -> Dict[str, float]:
-        """Run the task and return its metrics; ``previous`` holds this checkpoint's finished tasks."""
+            previous: Mapping[str, dict]) -> Dict[str, Union[float, str, None]]:
+        """Run the task and return its metrics; ``previous`` holds this checkpoint's finished tasks.
+
+        A metric that cannot be computed is ``None``, or a one-line reason (a note shown under the table)."""
         raise NotImplementedError
 
 
@@ -110,13 +112,18 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
             entry['tasks'][task.name] = {'status': 'failed', 'reason': reason, 'work_dir': work_dir}
             save_results(ctx.out_dir, results)
             continue
-        metrics = {key: float(value) for key, value in metrics.items() if value is not None}
+        notes = {key: value for key, value in metrics.items() if isinstance(value, str)}
+        metrics = {key: float(value) for key, value in metrics.items() if value is not None and key not in notes}
         entry['tasks'][task.name] = {
             'status': 'done',
             'metrics': metrics,
             'work_dir': work_dir,
             'seconds': round(time.time() - start, 1),
         }
+        if notes:
+            entry['tasks'][task.name]['notes'] = notes
+            for key, note in notes.items():
+                ctx.log(f'{prefix}: no {key}: {note}')
         save_results(ctx.out_dir, results)
         ctx.log(f'{prefix}: done in {time.time() - start:.0f} s: '
                 + ', '.join(f'{key} {value:.2f}' for key, value in metrics.items()))
