@@ -5,10 +5,12 @@ rewritten atomically after each pair, so an interrupted suite continues where it
 are not run again, pairs whose data was missing, or that failed, are tried again. A task that fails is
 recorded with its error and the suite goes on with the others.
 """
+import contextlib
 import json
 import os
 import os.path as osp
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -65,14 +67,24 @@ def load_results(out_dir: str) -> dict:
             raise ValueError(f'{path} is not valid JSON ({err}): move it away to start the suite over') from err
 
 
-def save_results(out_dir: str, results: Mapping) -> str:
-    """Write ``results.json`` atomically (temp file + rename), so an interrupt never leaves half a file."""
-    path = osp.join(out_dir, RESULTS_FILE)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, path)
+def write_atomic(path: str, text: str) -> str:
+    """Write ``text`` to ``path`` through a uniquely named temp file and a rename: a reader (or an interrupt)
+    never sees half a file, and two writers never share a temp file."""
+    tmp = f'{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp'
+    try:
+        with open(tmp, 'x') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
     return path
+
+
+def save_results(out_dir: str, results: Mapping) -> str:
+    """Write ``results.json`` atomically, so an interrupt never leaves half a file."""
+    return write_atomic(osp.join(out_dir, RESULTS_FILE), json.dumps(results, indent=2))
 
 
 def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx: SuiteContext) -> dict:

@@ -18,7 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from mmengine.config import Config
 
 from ..models.vit import resolve_arch
-from .runner import SuiteCheckpoint, SuiteContext, Task
+from .runner import SuiteCheckpoint, SuiteContext, Task, write_atomic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -110,8 +110,7 @@ class ConfigTask(Task):
     def run(self, checkpoint, work_dir, ctx, previous):
         cfg = self.config(checkpoint, ctx)
         cfg.work_dir = work_dir
-        config_path = osp.join(work_dir, f'{checkpoint.name}_{self.name}.py')
-        cfg.dump(config_path)
+        config_path = write_atomic(osp.join(work_dir, f'{checkpoint.name}_{self.name}.py'), cfg.dump())
         _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
         metrics_path = osp.join(work_dir, 'test_metrics.json')
         _launch('test', [config_path, _last_checkpoint(work_dir), '--work-dir', work_dir, '--out', metrics_path],
@@ -188,8 +187,7 @@ class FewShotTask(Task):
         result = few_shot_eval(model, train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
                                cache_dir=work_dir, device=ctx.extra.get('device', 'cpu'),
                                num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224))
-        with open(osp.join(work_dir, 'few_shot.json'), 'w') as f:
-            json.dump(result, f, indent=2)
+        write_atomic(osp.join(work_dir, 'few_shot.json'), json.dumps(result, indent=2))
         return {'top1': result['top1']}
 
 
@@ -299,8 +297,7 @@ class RobustnessTask(Task):
                                  device=ctx.extra.get('device', 'cpu'), decode='cpu', batch_size=64 if demo else 256,
                                  num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224),
                                  imagenet_c_resize=False, amp=False, log=ctx.log)
-        with open(osp.join(work_dir, 'results.json'), 'w') as f:
-            json.dump(results, f, indent=2)
+        write_atomic(osp.join(work_dir, 'results.json'), json.dumps(results, indent=2))
         metrics = {}
         for name, key in (('imagenet-a', 'imagenet_a_top1'), ('imagenet-r', 'imagenet_r_top1'),
                           ('sketch', 'imagenet_sketch_top1')):
