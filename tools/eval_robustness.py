@@ -21,6 +21,7 @@ from robustness.cli import error_line
 from robustness.datasets import CorruptImageError
 from robustness.evaluate import SETS, build_classifier, results_markdown, run_benchmarks
 from siameseim.checkpoint import CheckpointError
+from siameseim.cli_checks import positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -34,9 +35,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sets', nargs='+', default=list(SETS), choices=SETS, help='benchmarks to run')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--decode', default='cpu', choices=('cpu', 'gpu'), help='JPEG decoding: worker CPUs or nvJPEG')
-    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--batch-size', type=positive_int, default=256)
     parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1))
-    parser.add_argument('--input-size', type=int, default=224, help='centre crop (resize is 256/224 of it)')
+    parser.add_argument('--input-size', type=positive_int, default=224, help='centre crop (resize is 256/224 of it)')
     parser.add_argument('--imagenet-c-resize', action='store_true',
                         help='resize ImageNet-C images like val (AugMix variant) instead of scoring them as they are')
     parser.add_argument('--amp', action='store_true', help='fp16 autocast on CUDA')

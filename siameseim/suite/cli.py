@@ -8,7 +8,6 @@ Writes ``results.json`` (resumable state), ``results.csv``, ``results.md`` and `
 one run at a time per ``--out`` (``suite.lock``, see :mod:`siameseim.suite.lock`).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import List, Optional
 
 import torch
 
+from ..cli_checks import positive_int, writable_folder
 from .charts import plot_results
 from .lock import SuiteLockedError, output_lock
 from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite, write_atomic
@@ -52,29 +52,6 @@ def _exit_status(results: dict) -> int:
         _log('[suite] error: no task produced a result (every task was skipped, see the reasons above)')
         return 1
     return int('failed' in states)
-
-
-def _positive(value: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{value!r} is not an integer') from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f'{value} is not a positive integer (give 1 or more)')
-    return number
-
-
-def prepare_out(out_dir: str) -> None:
-    """Create ``--out`` or raise one line when it is a file or cannot be written."""
-    if osp.exists(out_dir) and not osp.isdir(out_dir):
-        raise ValueError(f'--out {out_dir} is a file, not a folder: give a folder path')
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f'--out {out_dir} cannot be created ({err.strerror}): give a writable folder') from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise ValueError(f'--out {out_dir} is not writable: give a writable folder')
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -124,21 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument('--baseline', help='row the deltas are computed against (a NAME or MAE, MoCo-v3, ...)')
     bench_parser.add_argument('--subset-file', help='few-shot training list (default: the shipped SimCLR 1 %% list)')
     bench_parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    bench_parser.add_argument('--gpus', type=_positive, default=1, help='GPUs per task with --launcher pytorch/slurm')
+    bench_parser.add_argument('--gpus', type=positive_int, default=1, help='GPUs per task with --launcher pytorch/slurm')
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
     bench_parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                               help='device of the feature-extraction tasks (few-shot, robustness)')
     demo_parser = commands.add_parser('demo', help='toy data + tiny pretraining + every task, on a CPU')
     demo_parser.add_argument('--out', default='work_dirs/demo')
     demo_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')
-    demo_parser.add_argument('--pretrain-iters', type=_positive, help='pretraining iterations (default 300, quick 40)')
+    demo_parser.add_argument('--pretrain-iters', type=positive_int, help='pretraining iterations (default 300, quick 40)')
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        prepare_out(args.out)
+        writable_folder(args.out, '--out')
         with output_lock(args.out, log=_log):
             return bench(args) if args.command == 'bench' else demo(args)
     except (FileNotFoundError, ValueError, SuiteLockedError) as err:
