@@ -97,3 +97,14 @@ def test_ade20k_label_out_of_range_names_the_file(workers, tmp_path, capsys):
     assert line == (f'error: annotation {bad} holds label 200, past the 150 classes (valid values 0-150 '
                     f'(0 = unlabelled), 255 = ignore): fix or remove the file')
     assert not os.path.exists(osp.join(str(tmp_path / 'work'), 'iter_2.pth'))
+
+
+@pytest.mark.parametrize('tool,argv', [('eval_robustness', ['ckpt.pth', '--out', 'out', '--input-size', '0']),
+                                       ('benchmark_eval', ['--input-size', '0']),
+                                       ('benchmark_eval', ['--batch-size', '-1'])])
+def test_non_positive_sizes_are_usage_errors(tool, argv, capsys):
+    module = __import__(tool)
+    with pytest.raises(SystemExit) as exit_info:
+        module.parse_args(argv)
+    assert exit_info.value.code == 2
+    assert 'is not a positive integer' in one_error_line(capsys)
