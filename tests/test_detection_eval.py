@@ -186,6 +186,8 @@ def test_coco_metric_without_detections_reports_pycocotools_values(coco_root):
     # The suite reads coco/bbox_mAP; a metric without the key (mmdet's CocoMetric here) crashed it.
     from siameseim.suite.tasks import DetectionTask
     assert DetectionTask('coco').metrics(metrics) == {'bbox_AP': 0.0, 'segm_AP': 0.0}
+    with pytest.raises(RuntimeError, match='the evaluation wrote no coco/bbox_mAP .*CheckedCocoMetric'):
+        DetectionTask('coco').metrics({})
 
 
 def test_lvis_metric_without_detections_reports_minus_one_for_groups_without_gt(lvis_root):

@@ -237,6 +237,11 @@ class DetectionTask(ConfigTask):
         keys = {f'{kind}_AP': f'{prefix}/{kind}_{suffix}' for kind in ('bbox', 'segm')}
         if self.name == 'lvis':
             keys.update({f'{kind}_APr': f'lvis/{kind}_APr' for kind in ('bbox', 'segm')})
+        absent = [key for key in keys.values() if key not in raw]
+        if absent:
+            raise RuntimeError(f'the evaluation wrote no {absent[0]} (it wrote {", ".join(sorted(raw)) or "nothing"}):'
+                               f' use the {"CheckedCocoMetric" if self.name == "coco" else "LVISEvalMetric"} '
+                               f'evaluator of the detection configs')
         # pycocotools and the lvis API report -1 where there is no ground truth: no value, not -100.
         return {name: 100.0 * raw[key] for name, key in keys.items() if raw[key] >= 0}
 
