@@ -56,7 +56,8 @@ def summarize_imagenet_c(errors: Mapping[str, Mapping[int, float]],
     """Per-corruption CE and relative CE, and mCE / relative mCE / 100 − mCE (percent) when all 15 exist.
 
     ``errors[c][s]`` are fractions; corruptions without all 5 severities are listed in ``incomplete`` and left
-    out of every mean; ``mce_gap`` then says why mCE is empty. Relative values need the model's ``clean_error`` (fraction) on ImageNet val.
+    out of every mean; ``mce_gap`` then says why mCE is empty. Relative values need the model's
+    ``clean_error`` (fraction) on ImageNet val.
     """
     complete = {c: by_s for c, by_s in errors.items() if all(s in by_s for s in SEVERITIES)}
     ce = corruption_errors(complete)

@@ -101,14 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument('--baseline', help='row the deltas are computed against (a NAME or MAE, MoCo-v3, ...)')
     bench_parser.add_argument('--subset-file', help='few-shot training list (default: the shipped SimCLR 1 %% list)')
     bench_parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    bench_parser.add_argument('--gpus', type=positive_int, default=1, help='GPUs per task with --launcher pytorch/slurm')
+    bench_parser.add_argument('--gpus', type=positive_int, default=1,
+                              help='GPUs per task with --launcher pytorch/slurm')
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
     bench_parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                               help='device of the feature-extraction tasks (few-shot, robustness)')
     demo_parser = commands.add_parser('demo', help='toy data + tiny pretraining + every task, on a CPU')
     demo_parser.add_argument('--out', default='work_dirs/demo')
     demo_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')
-    demo_parser.add_argument('--pretrain-iters', type=positive_int, help='pretraining iterations (default 300, quick 40)')
+    demo_parser.add_argument('--pretrain-iters', type=positive_int,
+                             help='pretraining iterations (default 300, quick 40)')
     return parser
 
 
