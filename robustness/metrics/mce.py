@@ -41,10 +41,13 @@ def corruption_errors(errors: Mapping[str, Mapping[int, float]]) -> Dict[str, fl
 
 def mce_gap(errors: Mapping[str, Mapping[int, float]]) -> Optional[str]:
     """Why mCE cannot be computed from ``errors`` (the corruptions and severities absent), or None."""
-    gaps = [f'{c} is missing' if c not in errors else
-            f'{c} lacks severit{"y" if len(absent) == 1 else "ies"} {", ".join(map(str, absent))}'
-            for c in CORRUPTIONS
-            for absent in [[s for s in SEVERITIES if s not in errors.get(c, {})]] if absent]
+    gaps = []
+    for corruption in CORRUPTIONS:
+        absent = [str(s) for s in SEVERITIES if s not in errors.get(corruption, {})]
+        if corruption not in errors:
+            gaps.append(f'{corruption} is missing')
+        elif absent:
+            gaps.append(f'{corruption} lacks severit{"y" if len(absent) == 1 else "ies"} {", ".join(absent)}')
     if not gaps:
         return None
     return (f'mCE needs all {len(CORRUPTIONS)} corruptions with severities 1-{len(SEVERITIES)}: '
