@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
 from robustness.cli import error_line
+from siameseim.checkpoint import CheckpointError
 from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, writable_file, writable_folder
 from siameseim.distributed import setup_cpu_distributed
 from siameseim.errors import InputError
@@ -63,6 +64,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except InputError as err:  # also when re-raised from a data-loader worker
         print(f'error: {error_line(err)}', file=sys.stderr)
         return 2
+    except (CheckpointError, FileNotFoundError) as err:  # a checkpoint that does not fit, absent data: one line
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     if args.out and is_main_process():  # every rank holds the same metrics; one writes them (temp + rename)
         with open(f'{args.out}.{os.getpid()}.tmp', 'w') as f:
             json.dump({key: float(value) if isinstance(value, (int, float)) else value

@@ -280,7 +280,9 @@ class SegmentationTask(ConfigTask):
 
 
 class RobustnessTask(Task):
-    """The fine-tuned classifier on ImageNet-A, -R, -Sketch and -C (downstream.md §4)."""
+    """The fine-tuned classifier on ImageNet val, -A, -R, -Sketch and -C (downstream.md §4): each set found is
+    a test config (the ``finetune`` task's config with the set's dataset and metric) scored by ``tools/test.py``
+    with the suite's launcher, like the other tasks' tests."""
 
     name = 'robustness'
     requires = ('finetune', )
@@ -292,16 +294,26 @@ class RobustnessTask(Task):
         return f'none of {", ".join(self.SETS)} exists under {ctx.data_root} (data layout: docs/data.md)'
 
     def run(self, checkpoint, work_dir, ctx, previous):
-        from robustness.evaluate import build_classifier, run_benchmarks
+        from robustness.evaluate import classifier_config, eval_geometry, run_benchmarks
         finetune_dir = previous['finetune']['work_dir']
+        classifier = classifier_config(osp.join(finetune_dir, f'{checkpoint.name}_finetune.py'))
+        weights = _last_checkpoint(finetune_dir)
+
+        def test(name: str, cfg: Config) -> dict:
+            """One set's test config, dumped and run by tools/test.py with the suite's launcher."""
+            set_dir = osp.join(work_dir, name)
+            os.makedirs(set_dir, exist_ok=True)
+            config_path = write_atomic(osp.join(set_dir, f'{checkpoint.name}_robustness_{name}.py'), cfg.dump())
+            metrics_path = osp.join(set_dir, 'test_metrics.json')
+            _launch('test', [config_path, weights, '--work-dir', set_dir, '--out', metrics_path], ctx, set_dir)
+            with open(metrics_path) as f:
+                return json.load(f)
+
+        crop, resize = eval_geometry(classifier)
         demo = ctx.profile == 'demo'
-        config = osp.join(finetune_dir, f'{checkpoint.name}_finetune.py')
-        model = build_classifier(_last_checkpoint(finetune_dir), config, checkpoint.arch)
-        crop = 64 if demo else 224
-        results = run_benchmarks(model, ctx.data_root, sets=('imagenet', ) + self.SETS,
-                                 device=ctx.extra.get('device', 'cpu'), decode='cpu', batch_size=64 if demo else 256,
-                                 num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224),
-                                 imagenet_c_resize=False, amp=False, log=ctx.log)
+        results = run_benchmarks(classifier, ctx.data_root, test, sets=('imagenet', ) + self.SETS, crop_size=crop,
+                                 resize=resize, batch_size=64 if demo else None, num_workers=0 if demo else None,
+                                 log=ctx.log)
         write_atomic(osp.join(work_dir, 'results.json'), json.dumps(results, indent=2))
         metrics = {}
         for name, key in (('imagenet-a', 'imagenet_a_top1'), ('imagenet-r', 'imagenet_r_top1'),
@@ -312,7 +324,7 @@ class RobustnessTask(Task):
             # mCE needs all 15 corruptions x 5 severities: otherwise the reason (a note) stands in for the value
             summary = results['imagenet-c']
             for key in ('one_minus_mce', 'mce'):
-                metrics[key] = summary['mce_gap'] if summary[key] is None else summary[key]
+                metrics[key] = summary.get('mce_gap') if summary[key] is None else summary[key]
         return metrics
 
 
