@@ -140,8 +140,11 @@ def _load_error(path: str, err: Exception) -> CheckpointError:
     with open(path, 'rb') as file:
         head = file.read(4)
     is_zip, is_pickle = head == b'PK\x03\x04', head[:1] == b'\x80'
+    # What the file tried to load or call, in each wording of torch's weights-only unpickler (2.4 to 2.14).
     refused = (re.search(r'Unsupported global: GLOBAL (\S+)', message)
-               or re.search(r"allowlisted via `add_safe_globals`, but got <class '([^']+)'>", message))
+               or re.search(r'unsupported GLOBAL (\S+) whose module', message)
+               or re.search(r'call reduce for unrecognized function (.+?)(?: which belongs to|$)', message, re.M)
+               or re.search(r"allowlisted via `add_safe_globals`,? but got <class '([^']+)'>", message))
     # torch.save writes a zip archive or a binary pickle: a text file starting with 'c' only looks like a GLOBAL
     if refused and (is_zip or is_pickle):
         return CheckpointError(
