@@ -3,8 +3,8 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--cfg-options k=v ...]
 
 The checkpoint is read weights-only and loaded strictly: a file that is not a finite checkpoint of this config's
-model, or absent data, ends with one ``error:`` line and exit code 2. Multi-GPU: ``torchrun --nproc_per_node N tools/test.py
-CONFIG CHECKPOINT --launcher pytorch``.
+model, or absent data, ends with one ``error:`` line and exit code 2. Multi-GPU: ``torchrun --nproc_per_node N
+tools/test.py CONFIG CHECKPOINT --launcher pytorch``.
 """
 import argparse
 import json
