@@ -104,7 +104,8 @@ def imagenet_c_section(results: Mapping, out_dir: str) -> str:
             values = [_number(by_s.get(severity)) for by_s in errors.values() if isinstance(by_s, Mapping)]
             values = [value for value in values if value is not None]
             means.append(sum(values) / len(values) if values else None)
-        clean = found.value.get('imagenet', {}).get('top1') if isinstance(found.value.get('imagenet'), Mapping) else None
+        imagenet = found.value.get('imagenet')
+        clean = imagenet.get('top1') if isinstance(imagenet, Mapping) else None
         by_severity[name] = [None if _number(clean) is None else 100.0 - clean] + means
         summary.append([name, _fmt(c.get('mce')), _fmt(c.get('one_minus_mce')), _fmt(c.get('relative_mce')),
                         ', '.join(c.get('missing_corruptions') or []) or 'none'])
@@ -256,6 +257,9 @@ def training_section(results: Mapping, out_dir: str) -> str:
     sources += [(task, [(name, work_dir(results, out_dir, name, task)) for name in _checkpoints(results)
                         if not task_state(results, name, task)]) for task in tasks]
     for task, runs in sources:
+        if not runs:
+            parts.append(H.gap(f'{task}: no checkpoint finished this task, so no run to plot'))
+            continue
         panels: Dict[str, Dict[str, Tuple[List[float], List[float]]]] = {'loss': {}, 'lr': {}}
         metric = VAL_METRICS.get(task)
         if metric:
