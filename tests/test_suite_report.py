@@ -80,6 +80,7 @@ def test_table_has_the_cells_of_results_md_and_the_provenance(suite_dir):
                 assert cell.strip() in text
     assert '45.0 (+22.5)' in text  # ours ADE20k mIoU against base
     assert '0123abc' in text and 'sha256 abababababab' in text and 'seeds: 0, 1' in text
+    assert 'runs: {top1: 59, 61}' in text and '{torch: 2.14.1}' in text
     assert 'fewshot' in text and 'skipped (/data/imagenet/train is missing' in text
     assert 'failed (RuntimeError: out of memory)' in text
 

@@ -6,7 +6,6 @@ corruption and severity, effective robustness, LVIS AP by frequency group, COCO 
 ADE20k classes that differ most, and the training curves of every run. Whatever a run lacks (a task
 skipped, a metric not logged) is shown as an explained gap: the report never fails on a partial suite.
 """
-import json
 import math
 import os
 import os.path as osp
@@ -26,7 +25,7 @@ SEVERITIES = ('1', '2', '3', '4', '5')
 VAL_METRICS = {'finetune': 'imagenet/top1', 'linear': 'imagenet/top1', 'coco': 'coco/bbox_mAP',
                'lvis': 'lvis/bbox_AP', 'ade20k': 'mIoU'}
 TOP_CLASSES = 20
-PROVENANCE_KEYS = ('status', 'reason', 'seconds', 'device', 'seeds', 'configs', 'metric_files', 'work_dir')
+PROVENANCE_KEYS = ('status', 'reason', 'seconds', 'device', 'seeds', 'runs', 'configs', 'metric_files', 'work_dir')
 
 
 def _checkpoints(results: Mapping) -> List[str]:
@@ -42,13 +41,16 @@ def _number(value: object) -> Optional[float]:
 
 
 def _compact(value: object) -> str:
+    """A provenance value as short text: config lists as 'path (sha256 prefix)', lists and mappings inline."""
     if isinstance(value, list) and value and all(isinstance(item, Mapping) and 'path' in item for item in value):
         return '; '.join(f"{item['path']}" + (f" (sha256 {str(item['sha256'])[:12]})" if item.get('sha256') else '')
                          for item in value)
     if isinstance(value, (list, tuple)):
-        return ', '.join('–' if item is None else str(item) for item in value)
+        return ', '.join('–' if item is None else _compact(item) for item in value)
     if isinstance(value, Mapping):
-        return json.dumps(value, sort_keys=True)
+        return '{' + '; '.join(f'{key}: {_compact(item)}' for key, item in value.items()) + '}'
+    if isinstance(value, float):
+        return f'{value:g}'
     return str(value)
 
 
