@@ -1,6 +1,7 @@
 """Evaluate a trained checkpoint with its config (COCO/LVIS, ADE20k, ImageNet) through an mmengine Runner.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--cfg-options k=v ...]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR [--show-max N]]
+        [--cfg-options k=v ...]
 
 Multi-GPU: ``torchrun --nproc_per_node N tools/test.py CONFIG CHECKPOINT --launcher pytorch``.
 """
@@ -18,6 +19,7 @@ from mmengine.runner import Runner
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
 from siameseim.checkpoint import CheckpointError
 from siameseim.distributed import setup_cpu_distributed
+from siameseim.prediction_snapshots import PredictionSnapshotHook  # noqa: F401  (registers the --show-dir hook)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -26,6 +28,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint of a run of this config')
     parser.add_argument('--work-dir', help='where logs go (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='also write the metrics to this JSON file')
+    parser.add_argument('--show-dir', help='draw the predictions of the first test images into this folder '
+                                           '(detection and segmentation configs)')
+    parser.add_argument('--show-max', type=int, default=4, help='how many images --show-dir draws (default 4)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
@@ -47,6 +52,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.show_dir:
+        if args.show_max < 1:
+            print(f'error: --show-max must be at least 1, got {args.show_max}', file=sys.stderr)
+            return 2
+        visualizer = str((cfg.get('visualizer') or {}).get('type', 'none')).split('.')[-1]
+        if visualizer not in ('DetLocalVisualizer', 'SegLocalVisualizer'):
+            print(f'error: --show-dir draws with the config\'s visualizer, and the one of {args.config} ({visualizer}) '
+                  f'draws no predictions: use a detection or segmentation config', file=sys.stderr)
+            return 2
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(
+            type='siameseim.PredictionSnapshotHook', out_dir=osp.abspath(args.show_dir), max_images=args.show_max)]
     cfg.resume = False
     setup_cpu_distributed(cfg, args.launcher)
     try:
