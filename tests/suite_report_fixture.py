@@ -2,13 +2,16 @@
 
 Two checkpoints, ``ours`` and ``base``; ``ours`` carries the provenance fields (environment, seeds, configs,
 metric files) and a two-seed linear probe, ``base`` does not (a suite written before they were recorded).
-The few-shot task is skipped for both and LVIS failed for ``base``, so the report must show gaps.
+The few-shot task is skipped for both and LVIS failed for ``base``, so the report must show gaps. Drawn test
+predictions (``predictions/*.png``) exist for COCO of both and ADE20k of ``ours`` only.
 """
 import json
 import math
 import os
 from pathlib import Path
 from typing import Dict, List
+
+from PIL import Image
 
 CORRUPTIONS = ('gaussian_noise', 'motion_blur', 'fog')
 # Per-class IoU (percent) of ours and base; 'car' is NaN for base (absent from both predictions and labels).
@@ -84,6 +87,11 @@ def make_suite_dir(out: Path) -> Path:
         ade = {'aAcc': 70.0, 'mIoU': 45.0 * gain, 'mAcc': 50.0}
         ade.update({f'IoU.{cls}': value for cls, value in ADE_IOU[name].items()})
         _write(folder / 'ade20k' / 'test_metrics.json', json.dumps(ade))  # NaN as mmengine's json.dump writes it
+        for task in ('coco', 'ade20k') if name == 'ours' else ('coco', ):
+            for image, shade in (('val_b', 90), ('val_a', 30)):
+                path = folder / task / 'predictions' / f'{image}.png'
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new('RGB', (1200, 300), (shade, 200, 255 - shade)).save(path)
         errors = {corruption: {str(s): 20.0 + 10 * s * (1.5 - gain) + index for s in range(1, 6)}
                   for index, corruption in enumerate(CORRUPTIONS)}
         _write(folder / 'robustness' / 'results.json', {

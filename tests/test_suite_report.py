@@ -2,9 +2,12 @@
 import json
 import re
 import shutil
+from base64 import b64decode
 from html.parser import HTMLParser
+from io import BytesIO
 
 import pytest
+from PIL import Image
 from suite_report_fixture import ADE_IOU, make_suite_dir
 
 from siameseim.suite.cli import main
@@ -63,12 +66,24 @@ def test_every_section_is_present_and_all_data_inline(suite_dir):
     html = (suite_dir / 'report.html').read_text()
     page = _parse(suite_dir / 'report.html')
     assert list(page.sections) == list(SECTIONS)
-    assert page.links and all(link.startswith(('data:image/png;base64,', '#')) for link in page.links)
+    assert page.links and all(link.startswith(('data:image/png;base64,', 'data:image/jpeg;base64,', '#'))
+                              for link in page.links)
     assert not re.search(r'https?://', html) and '<script' not in html and '<link' not in html
-    # a chart in each data section: ImageNet-C (2), effective robustness, LVIS, COCO, ADE20k, 4 training tasks
+    # a chart in each data section: ImageNet-C (2), effective robustness, LVIS, COCO, ADE20k, 4 training tasks;
+    # drawn predictions: 2 COCO images x 2 checkpoints, 2 ADE20k images of ours
     counts = {name: text.count('[img]') for name, text in page.sections.items()}
     assert counts == dict(table=0, **{'imagenet-c': 2, 'effective-robustness': 1}, lvis=1, coco=1, ade20k=1,
-                          training=4, qualitative=0)
+                          training=4, qualitative=6)
+
+
+def test_drawn_predictions_side_by_side_and_scaled_down(suite_dir):
+    text = _parse(suite_dir / 'report.html').sections['qualitative']
+    assert text.index('coco') < text.index('val_a.png[img][img]') < text.index('val_b.png[img][img]')
+    assert 'lvis: no drawn predictions in the work dirs' in text
+    assert 'val_a.png[img]–' in text.split('ade20k', 1)[1]  # base has no ADE20k drawings
+    html = (suite_dir / 'report.html').read_text()
+    image = re.search(r'src="data:image/jpeg;base64,([^"]+)"', html).group(1)
+    assert Image.open(BytesIO(b64decode(image))).size == (640, 160)
 
 
 def test_table_has_the_cells_of_results_md_and_the_provenance(suite_dir):

@@ -3,8 +3,9 @@
 Re-generated at any time without running anything (``python -m siameseim report OUT_DIR``). It holds the
 paper-style table (the very cells of ``results.md``) with the provenance of every number, ImageNet-C per
 corruption and severity, effective robustness, LVIS AP by frequency group, COCO AP by object size, the
-ADE20k classes that differ most, and the training curves of every run. Whatever a run lacks (a task
-skipped, a metric not logged) is shown as an explained gap: the report never fails on a partial suite.
+ADE20k classes that differ most, the training curves of every run and the test predictions the detection and
+segmentation runs drew. Whatever a run lacks (a task skipped, a metric not logged) is shown as an explained
+gap: the report never fails on a partial suite.
 """
 import math
 import os
@@ -18,6 +19,7 @@ from .report_data import (Found, robustness_results, task_entry, task_state, tes
                           work_dir)
 from .runner import RESULTS_FILE, load_results
 from .table import table_rows, to_markdown
+from .tasks import PREDICTIONS_DIR
 
 REPORT_FILE = 'report.html'
 SEVERITIES = ('1', '2', '3', '4', '5')
@@ -25,6 +27,7 @@ SEVERITIES = ('1', '2', '3', '4', '5')
 VAL_METRICS = {'finetune': 'imagenet/top1', 'linear': 'imagenet/top1', 'coco': 'coco/bbox_mAP',
                'lvis': 'lvis/bbox_AP', 'ade20k': 'mIoU'}
 TOP_CLASSES = 20
+SNAPSHOTS = 4
 PROVENANCE_KEYS = ('status', 'reason', 'seconds', 'device', 'seeds', 'runs', 'configs', 'metric_files', 'work_dir')
 
 
@@ -297,10 +300,31 @@ def _why_no_curves(task: str) -> str:
             'timestamped log folders')
 
 
-def qualitative_section() -> str:
-    """Qualitative predictions are not saved by the suite's test loop yet."""
-    return H.gap('qualitative predictions (detections, masks and segmentations of fixed validation images) are '
-                 'not saved by the suite\'s test runs yet, so there is nothing to show')
+def qualitative_section(results: Mapping, out_dir: str) -> str:
+    """The test images the detection and segmentation runs drew (ground truth | prediction), checkpoints side by
+    side, the first ``SNAPSHOTS`` images of each task."""
+    parts = []
+    for task, drawer in (('coco', "mmdet's DetLocalVisualizer"), ('lvis', "mmdet's DetLocalVisualizer"),
+                         ('ade20k', "mmseg's SegLocalVisualizer")):
+        names = [name for name in _checkpoints(results) if not task_state(results, name, task)]
+        images = {name: predictions(work_dir(results, out_dir, name, task)) for name in names}
+        shown = sorted({image for files in images.values() for image in files})[:SNAPSHOTS]
+        if not shown:
+            parts.append(H.gap(f'{task}: no drawn predictions in the work dirs (<work dir>/{PREDICTIONS_DIR}/): the '
+                               f'task did not finish, or ran before the suite saved them'))
+            continue
+        rows = [[image] + [H.image_file(images[name][image], f'{task} {image} {name}') if image in images[name]
+                           else None for name in names] for image in shown]
+        parts.append(f'<h3>{H.esc(task)}</h3><p class="note">Each cell: ground truth (left) and prediction (right), '
+                     f'drawn by {H.esc(drawer)} in the test loop.</p>' + H.table(['image'] + names, rows, text=True))
+    return '\n'.join(parts)
+
+
+def predictions(folder: str) -> Dict[str, str]:
+    """The drawn test images of a work dir, by file name."""
+    path = osp.join(folder, PREDICTIONS_DIR)
+    files = sorted(os.listdir(path)) if osp.isdir(path) else []
+    return {name: osp.join(path, name) for name in files if name.lower().endswith(('.png', '.jpg', '.jpeg'))}
 
 
 def build_report(out_dir: str, baseline: Optional[str] = None) -> str:
@@ -323,7 +347,7 @@ def build_report(out_dir: str, baseline: Optional[str] = None) -> str:
         ('ade20k', f'ADE20k: the {TOP_CLASSES} largest per-class IoU differences',
          lambda: ade20k_section(results, out_dir, baseline)),
         ('training', 'Training curves', lambda: training_section(results, out_dir)),
-        ('qualitative', 'Qualitative predictions', qualitative_section),
+        ('qualitative', 'Qualitative predictions', lambda: qualitative_section(results, out_dir)),
     ]
     sections = []
     for anchor, title, build in builders:

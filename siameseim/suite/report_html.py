@@ -20,9 +20,13 @@ nav ul { columns: 2; }
 """
 
 
+class Raw(str):
+    """HTML that is inserted as is (an inline image in a table cell)."""
+
+
 def esc(text: object) -> str:
-    """HTML-escaped text of any value."""
-    return html.escape(str(text))
+    """HTML-escaped text of any value (``Raw`` HTML unchanged)."""
+    return text if isinstance(text, Raw) else html.escape(str(text))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], caption: Optional[str] = None,
@@ -74,6 +78,20 @@ def figure(fig, alt: str) -> str:
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode('ascii')
     return f'<figure><img alt="{esc(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def image_file(path: str, alt: str, max_width: int = 640) -> Raw:
+    """An image file as an inline JPEG, scaled down to ``max_width`` pixels (keeps the page small)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert('RGB')
+        if image.width > max_width:
+            image = image.resize((max_width, round(image.height * max_width / image.width)), Image.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format='JPEG', quality=85)
+    data = base64.b64encode(buffer.getvalue()).decode('ascii')
+    return Raw(f'<img alt="{esc(alt)}" src="data:image/jpeg;base64,{data}">')
 
 
 def section(anchor: str, title: str, body: str) -> str:
