@@ -17,7 +17,7 @@ from . import report_plots as plots
 from .columns import COLUMNS, PAPER_ROWS
 from .report_data import (Found, robustness_results, task_entry, task_state, test_metrics, training_curves,
                           work_dir)
-from .runner import RESULTS_FILE, load_results
+from .runner import RESULTS_FILE, load_results, write_atomic
 from .table import table_rows, to_markdown
 from .tasks import PREDICTIONS_DIR
 
@@ -361,9 +361,4 @@ def build_report(out_dir: str, baseline: Optional[str] = None) -> str:
              f'{len(COLUMNS)} table columns. Built from results.json and the task work dirs only; every chart is '
              f'embedded, the page needs no network.</p>')
     document = H.page('SiameseIM suite report', intro, sections)
-    path = osp.join(out_dir, REPORT_FILE)
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(document)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(osp.join(out_dir, REPORT_FILE), document)
