@@ -98,7 +98,7 @@ def make_suite_dir(out: Path) -> Path:
             'imagenet': {'images': 8, 'top1': 80.0 * gain + 5}, 'imagenet-a': {'images': 8, 'top1': 30.0 * gain},
             'imagenet-c': {'errors': errors, 'ce': {c: 60.0 + 10 * i * gain for i, c in enumerate(CORRUPTIONS)},
                            'mce': None, 'one_minus_mce': None, 'relative_mce': None,
-                           'missing_corruptions': ['snow']}})
+                           'missing_corruptions': ['snow'], 'mce_gap': 'no snow corruption under the data root'}})
     results = dict(checkpoints=checkpoints, runs=[dict(date='2026-01-01T00:00:00+00:00', git_commit='0123abc',
                                                        libraries={'torch': '2.14.1'})])
     _write(out / 'results.json', results)

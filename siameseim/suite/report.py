@@ -114,6 +114,8 @@ def imagenet_c_section(results: Mapping, out_dir: str) -> str:
         by_severity[name] = [None if _number(clean) is None else 100.0 - clean] + means
         summary.append([name, _fmt(c.get('mce')), _fmt(c.get('one_minus_mce')), _fmt(c.get('relative_mce')),
                         ', '.join(c.get('missing_corruptions') or []) or 'none'])
+        if c.get('mce_gap'):
+            parts.append(H.gap(f'mCE of {name} not computed: {c["mce_gap"]}'))
     if not by_severity:
         return '\n'.join(parts)
     parts.insert(0, H.table(['checkpoint', 'mCE (AlexNet = 100)', '1 − mCE', 'relative mCE', 'missing corruptions'],
@@ -154,8 +156,9 @@ def effective_robustness_section(results: Mapping) -> str:
         parts.insert(0, H.figure(plots.effective_robustness(panels),
                                  'out-of-distribution against ImageNet top-1 accuracy'))
         parts.insert(0, '<p class="note">Each point is a model: ImageNet val top-1 after fine-tuning (x) and '
-                        'top-1 on the shifted set (y). Grey squares are the paper\'s ViT-B/16 rows; points above '
-                        'the line through them are more robust than their ImageNet accuracy predicts.</p>')
+                        'top-1 on the shifted set (y). Grey squares are the paper\'s ViT-B/16 rows, the reference '
+                        'points; the dotted line is y = x. A checkpoint above the trend of the reference points is '
+                        'more robust than its ImageNet accuracy predicts.</p>')
     return '\n'.join(parts)
 
 
@@ -180,7 +183,7 @@ def _metric_bars(results: Mapping, out_dir: str, task: str, groups: Sequence[Tup
     parts.insert(0, H.table(['checkpoint', 'kind'] + labels, table_rows_))
     parts.insert(1, H.figure(plots.grouped_bars([(kind, series) for kind, series in values.items()], labels, ylabel),
                              f'{what} per checkpoint'))
-    if any(v is None for row in table_rows_ for v in row[2:] if v == '–'):
+    if any(cell == '–' for row in table_rows_ for cell in row[2:]):
         parts.append('<p class="note">– : the metric is absent or undefined (-1: the val set has no ground truth '
                      'in that group).</p>')
     return '\n'.join(parts)
