@@ -15,8 +15,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from . import report_html as H
 from . import report_plots as plots
 from .columns import COLUMNS, PAPER_ROWS
-from .report_data import (Found, robustness_results, task_entry, task_state, test_metrics, training_curves,
-                          work_dir)
+from .report_data import Found, robustness_results, task_state, test_metrics, training_curves, work_dir
 from .runner import RESULTS_FILE, load_results, write_atomic
 from .table import table_rows, to_markdown
 from .tasks import PREDICTIONS_DIR

@@ -1,5 +1,8 @@
 """The matplotlib figures of the suite report; each function returns a figure for ``report_html.figure``."""
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Series = Mapping[str, Sequence[Optional[float]]]
 
@@ -11,7 +14,8 @@ def _pyplot():
     return plt
 
 
-def grouped_bars(panels: Sequence[Tuple[str, Series]], groups: Sequence[str], ylabel: str, width: float = 0.0):
+def grouped_bars(panels: Sequence[Tuple[str, Series]], groups: Sequence[str], ylabel: str,
+                 width: float = 0.0) -> 'Figure':
     """One panel per ``(title, {series: values per group})``, bars grouped by ``groups``, one colour per
     series (missing values leave a hole)."""
     plt = _pyplot()
@@ -34,7 +38,7 @@ def grouped_bars(panels: Sequence[Tuple[str, Series]], groups: Sequence[str], yl
     return fig
 
 
-def lines(x: Sequence[float], series: Series, xlabel: str, ylabel: str, title: str):
+def lines(x: Sequence[float], series: Series, xlabel: str, ylabel: str, title: str) -> 'Figure':
     """One line per series over ``x`` (missing values are skipped)."""
     plt = _pyplot()
     fig, axis = plt.subplots(figsize=(5.5, 3.4))
@@ -49,7 +53,7 @@ def lines(x: Sequence[float], series: Series, xlabel: str, ylabel: str, title: s
     return fig
 
 
-def effective_robustness(panels: Sequence[Tuple[str, Sequence[Tuple[str, float, float, bool]]]]):
+def effective_robustness(panels: Sequence[Tuple[str, Sequence[Tuple[str, float, float, bool]]]]) -> 'Figure':
     """OOD against ImageNet accuracy, one panel per OOD set; points are ``(label, in_acc, ood_acc, is_paper)``
     (paper rows grey squares as reference, measured checkpoints coloured circles), with the y = x line."""
     plt = _pyplot()
@@ -74,7 +78,7 @@ def effective_robustness(panels: Sequence[Tuple[str, Sequence[Tuple[str, float, 
     return fig
 
 
-def class_differences(names: Sequence[str], deltas: Sequence[float], title: str):
+def class_differences(names: Sequence[str], deltas: Sequence[float], title: str) -> 'Figure':
     """Horizontal bars of per-class IoU differences (positive green, negative red)."""
     plt = _pyplot()
     fig, axis = plt.subplots(figsize=(6.5, 0.28 * len(names) + 1.2))
@@ -89,7 +93,8 @@ def class_differences(names: Sequence[str], deltas: Sequence[float], title: str)
     return fig
 
 
-def training_panels(title: str, panels: Sequence[Tuple[str, Dict[str, Tuple[List[float], List[float]]]]]):
+def training_panels(title: str,
+                    panels: Sequence[Tuple[str, Dict[str, Tuple[List[float], List[float]]]]]) -> 'Figure':
     """Small multiples for one task: a panel per ``(quantity, {run label: (steps, values)})``."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 2.9), squeeze=False)
