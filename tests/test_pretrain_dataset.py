@@ -52,8 +52,11 @@ def flat_root(tmp_path):
     return root
 
 
+TRANSFORM = __import__("pretrain.data", fromlist=["x"]).FastSiameseTwoViewTransform
+
+
 def siameseim_dataset(root, **kwargs) -> PretrainImageFolder:
-    return PretrainImageFolder(str(root), SiameseTwoViewTransform(input_size=64), BlockMaskGenerator(), **kwargs)
+    return PretrainImageFolder(str(root), TRANSFORM(input_size=64), BlockMaskGenerator(), **kwargs)
 
 
 def test_imagenet_layout_is_scanned_recursively_and_sorted(imagenet_root):
