@@ -1,8 +1,9 @@
 """torchvision's PIL augmentations re-done on ``uint8 [H, W, 3]`` RGB arrays with OpenCV and torch kernels.
 
 Each function reproduces the PIL operation's arithmetic where that is cheap — Pillow's ``Image.blend``
-truncates ``m + f·(x − m)`` towards zero, so brightness, contrast and saturation truncate too, and
-brightness, contrast and solarisation are exact 256-entry lookup tables — and otherwise its definition:
+truncates ``m + f·(x − m)`` towards zero, so brightness, contrast and saturation truncate too (they differ
+only where Pillow's float32 product falls a hair below a whole number), and solarisation is the same lookup
+table — and otherwise its definition:
 hue is rotated in OpenCV's 8-bit HSV (256 steps per turn; PIL's has 255), the blur is a true Gaussian of
 standard deviation σ (Pillow approximates one by three box blurs of the same variance), and the resize is
 torch's antialiased bicubic, which follows Pillow's filter. None of this needs PIL's per-pixel HSV round
@@ -16,7 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-_IDENTITY = np.arange(256, dtype=np.float32)
+_VALUES = np.arange(256)
+# Per hue shift s (mod 256): a lookup table for HSV arrays that adds s to H (wrapping) and keeps S and V.
+_HUE_SHIFT_TABLES = [np.stack([(_VALUES + shift) % 256, _VALUES, _VALUES], -1)[None].astype(np.uint8)
+                     for shift in range(256)]
 # Subtracted before OpenCV's round-to-nearest so that it truncates like Pillow's blend (a whole number
 # that float arithmetic left a hair below itself still maps to itself).
 _TRUNCATE = -0.499
@@ -39,18 +43,14 @@ def single_threaded_opencv() -> None:
         _configured_pid = os.getpid()
 
 
-def _lookup(img: np.ndarray, table: np.ndarray) -> np.ndarray:
-    return cv2.LUT(img, np.clip(np.trunc(table), 0, 255).astype(np.uint8))
-
-
-def blend_table(factor: float, degenerate: float) -> np.ndarray:
-    """Pillow's ``blend(degenerate, x, factor)`` for every ``x`` in 0…255, in float32 like Pillow, untruncated."""
-    return np.float32(degenerate) + np.float32(factor) * (_IDENTITY - np.float32(degenerate))
+def _blend(img: np.ndarray, factor: float, degenerate: float) -> np.ndarray:
+    """Pillow's ``blend(degenerate, img, factor)`` with a constant ``degenerate``: ``m + f·(x − m)``, truncated."""
+    return cv2.addWeighted(img, factor, img, 0.0, (1.0 - factor) * degenerate + _TRUNCATE)
 
 
 def adjust_brightness(img: np.ndarray, factor: float) -> np.ndarray:
     """``TF.adjust_brightness``: blend with black."""
-    return _lookup(img, blend_table(factor, 0.0))
+    return _blend(img, factor, 0.0)
 
 
 def gray(img: np.ndarray) -> np.ndarray:
@@ -60,7 +60,7 @@ def gray(img: np.ndarray) -> np.ndarray:
 
 def adjust_contrast(img: np.ndarray, factor: float) -> np.ndarray:
     """``TF.adjust_contrast``: blend with the mean grey level, rounded to an integer as PIL does."""
-    return _lookup(img, blend_table(factor, int(cv2.mean(gray(img))[0] + 0.5)))
+    return _blend(img, factor, int(cv2.mean(gray(img))[0] + 0.5))
 
 
 def adjust_saturation(img: np.ndarray, factor: float) -> np.ndarray:
@@ -70,13 +70,11 @@ def adjust_saturation(img: np.ndarray, factor: float) -> np.ndarray:
 
 def adjust_hue(img: np.ndarray, factor: float) -> np.ndarray:
     """``TF.adjust_hue``: rotate the hue by ``int(255·factor)`` steps (torchvision's quantisation)."""
-    shift = int(np.int32(factor * 255))
+    shift = int(np.int32(factor * 255)) % 256
     if shift == 0:
         return img
     hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV_FULL)
-    table = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
-    table[:, 0] = (np.arange(256) + shift) % 256
-    return cv2.cvtColor(cv2.LUT(hsv, table[None]), cv2.COLOR_HSV2RGB_FULL)
+    return cv2.cvtColor(cv2.LUT(hsv, _HUE_SHIFT_TABLES[shift]), cv2.COLOR_HSV2RGB_FULL)
 
 
 def to_grayscale(img: np.ndarray) -> np.ndarray:
@@ -92,7 +90,7 @@ def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 def solarize(img: np.ndarray, threshold: int = 128) -> np.ndarray:
     """``ImageOps.solarize``: invert every value at or above ``threshold``."""
-    return _lookup(img, np.where(_IDENTITY < threshold, _IDENTITY, 255 - _IDENTITY))
+    return cv2.LUT(img, np.where(_VALUES < threshold, _VALUES, 255 - _VALUES).astype(np.uint8))
 
 
 def resized_crop(img: np.ndarray, box: Tuple[int, int, int, int], size: int, flip: bool = False) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""The SiameseIM two-view pipeline on ``uint8`` arrays: the distributions of :class:`SiameseTwoViewTransform`,
-several times more images per CPU core.
+"""The SiameseIM two-view pipeline on ``uint8`` arrays: the distributions of :class:`SiameseTwoViewTransform`
+at close to three times the images per CPU core (``tools/benchmark_data.py``).
 
 What differs from the PIL pipeline is how, not what, is drawn:
 
@@ -7,8 +7,8 @@ What differs from the PIL pipeline is how, not what, is drawn:
   geometry from the header, and when both crops are at least ``r × input_size`` pixels on their shorter side
   a JPEG is decoded ``r`` times smaller (libjpeg DCT scaling, ``r`` = 2, 4 or 8) with the crop boxes mapped
   to the smaller image, so the resize still only shrinks;
-* each view is cropped from the unflipped image (the box mirrored) and the 224-pixel result flipped, which
-  equals flipping the whole image first;
+* each view is cropped from the unflipped image (the box mirrored) and mirrored while the crop is copied,
+  which equals flipping the whole image first;
 * resize, colour jitter, grayscale, blur and solarisation run on ``uint8`` arrays (:mod:`.array_ops`), and
   each view is converted to a normalised float tensor once, at the end.
 
@@ -33,15 +33,14 @@ from .transforms import (CROP_RATIO, IMAGENET_MEAN, IMAGENET_STD, PhotometricAug
 class ArrayPhotometricAugment(PhotometricAugment):
     """:class:`PhotometricAugment` (same arguments, same draws) applied to a ``uint8 [H, W, 3]`` array."""
 
-    adjust = (array_ops.adjust_brightness, array_ops.adjust_contrast, array_ops.adjust_saturation,
-              array_ops.adjust_hue)
-
     def color_jitter(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """torchvision ``ColorJitter``: four factors, applied in a random order."""
         order = rng.permutation(4)
         factors = [rng.uniform(low, high) for low, high in self.jitter_ranges]
+        adjust = (array_ops.adjust_brightness, array_ops.adjust_contrast, array_ops.adjust_saturation,
+                  array_ops.adjust_hue)
         for k in order:
-            img = self.adjust[k](img, factors[k])
+            img = adjust[k](img, factors[k])
         return img
 
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
