@@ -103,7 +103,9 @@ def resized_crop(img: np.ndarray, box: Tuple[int, int, int, int], size: int, fli
     top, left, height, width = box
     crop = img[top:top + height, left:left + width]
     crop = torch.from_numpy(cv2.flip(crop, 1) if flip else crop.copy())
-    out = F.interpolate(crop.permute(2, 0, 1)[None], size=(size, size), mode='bicubic', antialias=True)
+    # [1, H, W, 3] seen as NCHW is channels-last in every stride, so torch keeps that layout for the output
+    # (an HWC array without a copy) and runs its vectorised uint8 kernel
+    out = F.interpolate(crop[None].permute(0, 3, 1, 2), size=(size, size), mode='bicubic', antialias=True)
     return out[0].permute(1, 2, 0).numpy()
 
 
