@@ -1,6 +1,7 @@
 """Measure the SiameseIM input pipeline in images/s per CPU core: the fast uint8 pipeline against the PIL one.
 
-    python tools/benchmark_data.py [--config CFG] [--data DIR] [--rounds 6] [--block 32] [--workers 2]
+    python tools/benchmark_data.py [--config CFG] [--data DIR | --sides 333 640] [--rounds 6] [--block 32]
+                                   [--workers 2]
 
 Times exactly what training loads — ``PretrainImageFolder`` items with two views, the relative position,
 the block mask and ``ids_keep`` — for each pipeline built from the config's dataset (``pil``:
@@ -9,7 +10,8 @@ without reduced JPEG decoding), in one thread (torch and OpenCV single-threaded)
 ``--block`` images so that other load on the machine hits every pipeline alike; wall-clock and process CPU
 time are both reported, with the load average. Then each pipeline through torch's ``DataLoader`` with
 ``--workers`` worker processes. Without ``--data`` it generates ImageNet-like JPEGs: sides drawn from
-333–640 px, photo-like content (1/f-style smooth structure plus grain), about 110 KiB each at quality 90.
+``--sides`` (333–640 px), photo-like content (1/f-style smooth structure plus grain), about 110 KiB each at
+quality 90; larger ``--sides`` show what reduced JPEG decoding does for high-resolution folders.
 """
 import argparse
 import os
@@ -17,7 +19,7 @@ import os.path as osp
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -49,7 +51,7 @@ def photo_like_image(rng: np.random.Generator, height: int, width: int, grain: f
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def write_imagenet_like_jpegs(root: str, count: int, seed: int = 0, sides=(333, 640)) -> List[str]:
+def write_imagenet_like_jpegs(root: str, count: int, seed: int = 0, sides: Sequence[int] = (333, 640)) -> List[str]:
     """``count`` photo-like JPEGs (quality 90) with height and width drawn uniformly from ``sides``."""
     rng = np.random.default_rng(seed)
     paths = []
@@ -126,6 +128,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--config', default=DEFAULT_CONFIG, help='pretraining config (default: ViT-B release)')
     parser.add_argument('--data', help='image folder to read (default: generated ImageNet-like JPEGs)')
     parser.add_argument('--num-images', type=int, default=64, help='JPEGs to generate')
+    parser.add_argument('--sides', type=int, nargs=2, default=[333, 640], metavar=('MIN', 'MAX'),
+                        help='range of the generated images\' heights and widths in pixels')
     parser.add_argument('--pipelines', nargs='+', choices=sorted(PIPELINES), default=list(PIPELINES))
     parser.add_argument('--rounds', type=int, default=6, help='alternation rounds of the one-thread measurement')
     parser.add_argument('--block', type=int, default=32, help='items per pipeline and round')
@@ -146,6 +150,8 @@ def check_args(args: argparse.Namespace) -> Optional[str]:
             return f'--{name.replace("_", "-")} must be at least 1'
     if args.workers < 0:
         return '--workers must be 0 or more'
+    if not 16 <= args.sides[0] <= args.sides[1]:
+        return f'--sides needs 16 <= MIN <= MAX, got {args.sides[0]} {args.sides[1]}'
     return None
 
 
@@ -159,9 +165,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data
         if root is None:
-            paths = write_imagenet_like_jpegs(tmp, args.num_images)
+            paths = write_imagenet_like_jpegs(tmp, args.num_images, sides=args.sides)
             sizes = [osp.getsize(path) / 1024 for path in paths]
-            print(f'data: {len(paths)} generated photo-like JPEGs, sides 333-640 px, '
+            print(f'data: {len(paths)} generated photo-like JPEGs, sides {args.sides[0]}-{args.sides[1]} px, '
                   f'mean {np.mean(sizes):.0f} KiB (min {min(sizes):.0f}, max {max(sizes):.0f})')
             root = tmp
         datasets = {name: build_dataset(cfg, root, name) for name in args.pipelines}
@@ -182,7 +188,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.workers:
             loader = {name: loader_rate(dataset, args.workers, args.loader_images, args.batch_size)
                       for name, dataset in datasets.items()}
-            print(f'DataLoader, {args.workers} workers: ' + '; '.join(f'{name} {rate:.1f} images/s'
+            print(f'DataLoader, {args.workers} worker processes: ' + '; '.join(f'{name} {rate:.1f} images/s'
                                                                        for name, rate in loader.items())
                   + (f'; fast/pil x{loader["fast"] / loader["pil"]:.2f}' if {'fast', 'pil'} <= set(loader) else ''))
             print(f'load average after the loaders: {" ".join(f"{x:.2f}" for x in os.getloadavg())}')
