@@ -44,6 +44,7 @@ class ArrayPhotometricAugment(PhotometricAugment):
         return img
 
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The augmented array (a new one, or ``img`` itself when nothing applies)."""
         if rng.random() < self.jitter_prob:
             img = self.color_jitter(img, rng)
         if rng.random() < self.grayscale_prob:
@@ -68,12 +69,12 @@ class FastSiameseTwoViewTransform:
 
     Takes the arguments of :class:`SiameseTwoViewTransform` and returns the same
     ``dict(view1=float32[3,S,S], view2=float32[3,S,S], relpos=float64[6])``. ``reduced_decode=False``
-    always decodes at full size. Accepts an opened (not yet decoded) PIL image, as
-    :class:`PretrainImageFolder` passes it, or a decoded one; decode errors raise
+    always decodes at full size. Takes an :class:`~pretrain.data.decoding.EncodedImage` (what
+    :class:`PretrainImageFolder` passes it) or a PIL image (decoded at full size); decode errors raise
     :class:`~pretrain.data.decoding.UnreadableImageError`.
     """
 
-    # PretrainImageFolder hands this transform the image undecoded.
+    # PretrainImageFolder hands this transform an EncodedImage: bytes and header, not yet decoded.
     lazy_decode = True
 
     def __init__(self,
