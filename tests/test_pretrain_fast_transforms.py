@@ -126,6 +126,22 @@ def test_encoded_image_decodes_like_pillow_and_reports_its_size(tmp_path):
     assert EncodedImage.from_file(str(path)).size == (101, 75)
 
 
+@pytest.mark.parametrize('mode', ['L', 'CMYK', 'RGB-rotated'])
+def test_encoded_image_decodes_other_jpeg_kinds_like_pillow(mode):
+    """Greyscale and CMYK JPEGs come out as RGB, and an EXIF orientation is ignored, as Pillow does."""
+    image = Image.fromarray(photo_like_image(np.random.default_rng(8), 40, 56))
+    buffer = io.BytesIO()
+    if mode == 'RGB-rotated':
+        exif = image.getexif()
+        exif[0x0112] = 6   # "rotate 90° clockwise to display"
+        image.save(buffer, 'JPEG', exif=exif)
+    else:
+        image.convert(mode).save(buffer, 'JPEG')
+    ours = EncodedImage(buffer.getvalue()).decode()
+    assert ours.shape == (40, 56, 3)
+    assert difference(ours, Image.open(io.BytesIO(buffer.getvalue())).convert('RGB')).max() <= 1
+
+
 def test_unreadable_files_raise_one_error_type(tmp_path):
     data = encode(photo_like_image(np.random.default_rng(3), 64, 64))
     with pytest.raises(UnreadableImageError):
