@@ -77,15 +77,18 @@ def instrument(monkeypatch, pipeline, transform, recorder):
         return geometries
 
     transform.sample_geometry = recorded_geometry
-    transform.photometric = tuple(PerView(augment, view, recorder) for view, augment in enumerate(transform.photometric))
+    transform.photometric = tuple(PerView(augment, view, recorder)
+                                  for view, augment in enumerate(transform.photometric))
+    names = ('adjust_brightness', 'adjust_contrast', 'adjust_saturation', 'adjust_hue')
     if pipeline == 'pil':
-        module, names = TF, ('adjust_brightness', 'adjust_contrast', 'adjust_saturation', 'adjust_hue')
+        module = TF
         monkeypatch.setattr(TF, 'rgb_to_grayscale', spy(recorder, 'grayscale', TF.rgb_to_grayscale, lambda *a, **k: 1))
         blur = ImageFilter.GaussianBlur
-        monkeypatch.setattr(ImageFilter, 'GaussianBlur', lambda radius: recorder.add('blur_sigma', radius) or blur(radius))
+        monkeypatch.setattr(ImageFilter, 'GaussianBlur',
+                            lambda radius: recorder.add('blur_sigma', radius) or blur(radius))
         monkeypatch.setattr(ImageOps, 'solarize', spy(recorder, 'solarize', ImageOps.solarize, lambda *a: 1))
     else:
-        module, names = array_ops, ('adjust_brightness', 'adjust_contrast', 'adjust_saturation', 'adjust_hue')
+        module = array_ops
         monkeypatch.setattr(array_ops, 'to_grayscale', spy(recorder, 'grayscale', array_ops.to_grayscale, lambda *a: 1))
         monkeypatch.setattr(array_ops, 'gaussian_blur', spy(recorder, 'blur_sigma', array_ops.gaussian_blur))
         monkeypatch.setattr(array_ops, 'solarize', spy(recorder, 'solarize', array_ops.solarize, lambda *a: 1))
