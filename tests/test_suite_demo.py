@@ -1,5 +1,6 @@
 """The embedded demo, reduced: toy data, tiny pretraining, every task for two checkpoints, a full table."""
 import json
+import re
 
 import pytest
 import torch
@@ -22,6 +23,13 @@ def test_quick_demo_fills_every_column_and_resumes(tmp_path, capsys):
     assert results['checkpoints']['siameseim-tiny']['path'].endswith('.pth')
     assert (out / 'results.png').stat().st_size > 10_000
     assert (out / 'results.csv').read_text().count('\n') == 6
+    report = (out / 'report.html').read_text()  # every section, inline data only, the drawn test predictions
+    assert all(f'<section id="{name}">' in report for name in ('table', 'imagenet-c', 'effective-robustness',
+                                                               'lvis', 'coco', 'ade20k', 'training', 'qualitative'))
+    assert not re.search(r'(src|href)="(?!data:|#)', report)
+    drawn = [len(list((out / name / task / 'predictions').iterdir())) for name in ('siameseim-tiny', 'random-init')
+             for task in ('coco', 'lvis', 'ade20k')]
+    assert all(1 <= count <= 4 for count in drawn) and report.count('data:image/jpeg') == sum(drawn)
 
     assert main(['demo', '--quick', '--out', str(out), '--pretrain-iters', '16']) == 0
     printed = capsys.readouterr().out

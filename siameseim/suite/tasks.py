@@ -98,8 +98,15 @@ def _missing(paths: Sequence[str]) -> Optional[str]:
     return f'{absent[0]} is missing (data layout: docs/data.md)' if absent else None
 
 
+# Where ``tools/test.py --show-dir`` draws the first test images of detection and segmentation tasks.
+PREDICTIONS_DIR = 'predictions'
+
+
 class ConfigTask(Task):
-    """A task trained by ``tools/train.py`` and scored by ``tools/test.py`` on one mmengine config."""
+    """A task trained by ``tools/train.py`` and scored by ``tools/test.py`` on one mmengine config; tasks with
+    ``show_images`` also save that many drawn test predictions to ``<work dir>/predictions``."""
+
+    show_images = 0
 
     def config(self, checkpoint: SuiteCheckpoint, ctx: SuiteContext) -> Config:
         raise NotImplementedError
@@ -113,8 +120,10 @@ class ConfigTask(Task):
         config_path = write_atomic(osp.join(work_dir, f'{checkpoint.name}_{self.name}.py'), cfg.dump())
         _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
         metrics_path = osp.join(work_dir, 'test_metrics.json')
-        _launch('test', [config_path, _last_checkpoint(work_dir), '--work-dir', work_dir, '--out', metrics_path],
-                ctx, work_dir)
+        show = ['--show-dir', osp.join(work_dir, PREDICTIONS_DIR), '--show-max', str(self.show_images)] \
+            if self.show_images else []
+        _launch('test', [config_path, _last_checkpoint(work_dir), '--work-dir', work_dir, '--out', metrics_path,
+                         *show], ctx, work_dir)
         with open(metrics_path) as f:
             return self.metrics(json.load(f))
 
@@ -194,6 +203,8 @@ class FewShotTask(Task):
 class DetectionTask(ConfigTask):
     """COCO or LVIS v1 Mask R-CNN (ViTDet recipe): box and mask AP (LVIS also the rare-class APs)."""
 
+    show_images = 4
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -250,6 +261,7 @@ class SegmentationTask(ConfigTask):
     """ADE20k UperNet (MAE recipe), single-scale mIoU."""
 
     name = 'ade20k'
+    show_images = 4
 
     def missing_data(self, ctx):
         root = osp.join(ctx.data_root, 'ade', 'ADEChallengeData2016')
