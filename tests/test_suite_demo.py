@@ -1,7 +1,9 @@
 """The embedded demo, reduced: toy data, tiny pretraining, every task for two checkpoints, a full table."""
 import json
+import re
 
 import pytest
+import torch
 from PIL import Image
 
 from siameseim.suite import COLUMNS
@@ -23,6 +25,13 @@ def test_quick_demo_fills_every_column_and_resumes(tmp_path, capsys):
     with Image.open(out / 'results.png') as chart:  # a panel per column: 4 per row, 4 × 3 in each at 120 dpi
         assert chart.size == (4 * 4 * 120, -(-len(COLUMNS) // 4) * 3 * 120)
     assert (out / 'results.csv').read_text().count('\n') == 6
+    report = (out / 'report.html').read_text()  # every section, inline data only, the drawn test predictions
+    assert all(f'<section id="{name}">' in report for name in ('table', 'imagenet-c', 'effective-robustness',
+                                                               'lvis', 'coco', 'ade20k', 'training', 'qualitative'))
+    assert not re.search(r'(src|href)="(?!data:|#)', report)
+    drawn = [len(list((out / name / task / 'predictions').iterdir())) for name in ('siameseim-tiny', 'random-init')
+             for task in ('coco', 'lvis', 'ade20k')]
+    assert all(1 <= count <= 4 for count in drawn) and report.count('data:image/jpeg') == sum(drawn)
 
     assert main(['demo', '--quick', '--out', str(out), '--pretrain-iters', '16']) == 0
     printed = capsys.readouterr().out
@@ -33,14 +42,15 @@ def test_bench_reports_bad_arguments_in_one_line(tmp_path, capsys):
     assert main(['bench', '--checkpoint', f'mine={tmp_path}/missing.pth', '--out', str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith('error: checkpoint ')
     weights = tmp_path / 'w.pth'
-    weights.write_bytes(b'x')
+    torch.save({'weight': torch.zeros(1)}, weights)
     assert main(['bench', '--checkpoint', str(weights), '--baseline', 'BEiT', '--out', str(tmp_path)]) == 2
     assert 'neither a --checkpoint name nor a paper row' in capsys.readouterr().err
 
 
 def test_bench_skips_tasks_without_data(tmp_path, capsys):
+    (tmp_path / 'nodata').mkdir()
     assert main(['bench', '--checkpoint', 'base=random', '--tasks', 'coco', 'ade20k', 'robustness',
-                 '--data-root', str(tmp_path / 'nodata'), '--out', str(tmp_path / 'out')]) == 0
+                 '--data-root', str(tmp_path / 'nodata'), '--out', str(tmp_path / 'out')]) == 1  # nothing ran
     printed = capsys.readouterr().out
     assert 'coco: skipped: ' in printed and 'instances_train2017.json is missing' in printed
     assert 'robustness: skipped: none of imagenet-a' in printed

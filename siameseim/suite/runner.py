@@ -5,12 +5,16 @@ rewritten atomically after each pair, so an interrupted suite continues where it
 are not run again, pairs whose data was missing, or that failed, are tried again. A task that fails is
 recorded with its error and the suite goes on with the others.
 """
+import contextlib
 import json
 import os
 import os.path as osp
 import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from ..checkpoint import read_checkpoint
 
 RESULTS_FILE = 'results.json'
 
@@ -47,8 +51,10 @@ class Task:
         return None
 
     def run(self, checkpoint: SuiteCheckpoint, work_dir: str, ctx: SuiteContext,
-            previous: Mapping[str, dict]) -> Dict[str, float]:
-        """Run the task and return its metrics; ``previous`` holds this checkpoint's finished tasks."""
+            previous: Mapping[str, dict]) -> Dict[str, Union[float, str, None]]:
+        """Run the task and return its metrics; ``previous`` holds this checkpoint's finished tasks.
+
+        A metric that cannot be computed is ``None``, or a one-line reason (a note shown under the table)."""
         raise NotImplementedError
 
 
@@ -63,14 +69,24 @@ def load_results(out_dir: str) -> dict:
             raise ValueError(f'{path} is not valid JSON ({err}): move it away to start the suite over') from err
 
 
-def save_results(out_dir: str, results: Mapping) -> str:
-    """Write ``results.json`` atomically (temp file + rename), so an interrupt never leaves half a file."""
-    path = osp.join(out_dir, RESULTS_FILE)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, path)
+def write_atomic(path: str, text: str) -> str:
+    """Write ``text`` to ``path`` through a uniquely named temp file and a rename: a reader (or an interrupt)
+    never sees half a file, and two writers never share a temp file."""
+    tmp = f'{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp'
+    try:
+        with open(tmp, 'x') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
     return path
+
+
+def save_results(out_dir: str, results: Mapping) -> str:
+    """Write ``results.json`` atomically, so an interrupt never leaves half a file."""
+    return write_atomic(osp.join(out_dir, RESULTS_FILE), json.dumps(results, indent=2))
 
 
 def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx: SuiteContext) -> dict:
@@ -110,13 +126,18 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
             entry['tasks'][task.name] = {'status': 'failed', 'reason': reason, 'work_dir': work_dir}
             save_results(ctx.out_dir, results)
             continue
-        metrics = {key: float(value) for key, value in metrics.items() if value is not None}
+        notes = {key: value for key, value in metrics.items() if isinstance(value, str)}
+        metrics = {key: float(value) for key, value in metrics.items() if value is not None and key not in notes}
         entry['tasks'][task.name] = {
             'status': 'done',
             'metrics': metrics,
             'work_dir': work_dir,
             'seconds': round(time.time() - start, 1),
         }
+        if notes:
+            entry['tasks'][task.name]['notes'] = notes
+            for key, note in notes.items():
+                ctx.log(f'{prefix}: no {key}: {note}')
         save_results(ctx.out_dir, results)
         ctx.log(f'{prefix}: done in {time.time() - start:.0f} s: '
                 + ', '.join(f'{key} {value:.2f}' for key, value in metrics.items()))
@@ -126,7 +147,11 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
 
 
 def parse_checkpoint_args(specs: Sequence[str], default_arch: str) -> List[SuiteCheckpoint]:
-    """``NAME=PATH`` (or a bare PATH, named after the file; ``NAME=random`` for random initialisation)."""
+    """``NAME=PATH`` (or a bare PATH, named after the file; ``NAME=random`` for random initialisation).
+
+    Each file is read once here, so an unreadable checkpoint or one holding NaN/inf stops the suite before any
+    task runs, with one line naming it (:class:`~siameseim.checkpoint.CheckpointError`).
+    """
     checkpoints = []
     for spec in specs:
         name, _, path = spec.rpartition('=')
@@ -134,6 +159,8 @@ def parse_checkpoint_args(specs: Sequence[str], default_arch: str) -> List[Suite
         if path != 'random' and not osp.isfile(path):
             raise FileNotFoundError(f'checkpoint {path} of {name!r} does not exist: pass NAME=PATH with an existing '
                                     f'file, or NAME=random for a randomly initialised baseline')
+        if path != 'random':
+            read_checkpoint(path)
         checkpoints.append(SuiteCheckpoint(name, None if path == 'random' else path, default_arch))
     names = [checkpoint.name for checkpoint in checkpoints]
     duplicates = sorted({name for name in names if names.count(name) > 1})

@@ -18,7 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from mmengine.config import Config
 
 from ..models.vit import resolve_arch
-from .runner import SuiteCheckpoint, SuiteContext, Task
+from .runner import SuiteCheckpoint, SuiteContext, Task, write_atomic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -98,8 +98,15 @@ def _missing(paths: Sequence[str]) -> Optional[str]:
     return f'{absent[0]} is missing (data layout: docs/data.md)' if absent else None
 
 
+# Where ``tools/test.py --show-dir`` draws the first test images of detection and segmentation tasks.
+PREDICTIONS_DIR = 'predictions'
+
+
 class ConfigTask(Task):
-    """A task trained by ``tools/train.py`` and scored by ``tools/test.py`` on one mmengine config."""
+    """A task trained by ``tools/train.py`` and scored by ``tools/test.py`` on one mmengine config; tasks with
+    ``show_images`` also save that many drawn test predictions to ``<work dir>/predictions``."""
+
+    show_images = 0
 
     def config(self, checkpoint: SuiteCheckpoint, ctx: SuiteContext) -> Config:
         raise NotImplementedError
@@ -110,12 +117,13 @@ class ConfigTask(Task):
     def run(self, checkpoint, work_dir, ctx, previous):
         cfg = self.config(checkpoint, ctx)
         cfg.work_dir = work_dir
-        config_path = osp.join(work_dir, f'{checkpoint.name}_{self.name}.py')
-        cfg.dump(config_path)
+        config_path = write_atomic(osp.join(work_dir, f'{checkpoint.name}_{self.name}.py'), cfg.dump())
         _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
         metrics_path = osp.join(work_dir, 'test_metrics.json')
-        _launch('test', [config_path, _last_checkpoint(work_dir), '--work-dir', work_dir, '--out', metrics_path],
-                ctx, work_dir)
+        show = ['--show-dir', osp.join(work_dir, PREDICTIONS_DIR), '--show-max', str(self.show_images)] \
+            if self.show_images else []
+        _launch('test', [config_path, _last_checkpoint(work_dir), '--work-dir', work_dir, '--out', metrics_path,
+                         *show], ctx, work_dir)
         with open(metrics_path) as f:
             return self.metrics(json.load(f))
 
@@ -188,13 +196,14 @@ class FewShotTask(Task):
         result = few_shot_eval(model, train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
                                cache_dir=work_dir, device=ctx.extra.get('device', 'cpu'),
                                num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224))
-        with open(osp.join(work_dir, 'few_shot.json'), 'w') as f:
-            json.dump(result, f, indent=2)
+        write_atomic(osp.join(work_dir, 'few_shot.json'), json.dumps(result, indent=2))
         return {'top1': result['top1']}
 
 
 class DetectionTask(ConfigTask):
     """COCO or LVIS v1 Mask R-CNN (ViTDet recipe): box and mask AP (LVIS also the rare-class APs)."""
+
+    show_images = 4
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -236,18 +245,23 @@ class DetectionTask(ConfigTask):
     def metrics(self, raw):
         prefix = 'coco' if self.name == 'coco' else 'lvis'
         suffix = 'mAP' if self.name == 'coco' else 'AP'
-        metrics = {f'{kind}_AP': 100.0 * raw[f'{prefix}/{kind}_{suffix}'] for kind in ('bbox', 'segm')}
+        keys = {f'{kind}_AP': f'{prefix}/{kind}_{suffix}' for kind in ('bbox', 'segm')}
         if self.name == 'lvis':
-            # The lvis API reports -1 for a frequency group without ground truth: no value, not -100.
-            metrics.update({f'{kind}_APr': 100.0 * raw[f'lvis/{kind}_APr'] for kind in ('bbox', 'segm')
-                            if raw[f'lvis/{kind}_APr'] >= 0})
-        return metrics
+            keys.update({f'{kind}_APr': f'lvis/{kind}_APr' for kind in ('bbox', 'segm')})
+        absent = [key for key in keys.values() if key not in raw]
+        if absent:
+            raise RuntimeError(f'the evaluation wrote no {absent[0]} (it wrote {", ".join(sorted(raw)) or "nothing"}):'
+                               f' use the {"CheckedCocoMetric" if self.name == "coco" else "LVISEvalMetric"} '
+                               f'evaluator of the detection configs')
+        # pycocotools and the lvis API report -1 where there is no ground truth: no value, not -100.
+        return {name: 100.0 * raw[key] for name, key in keys.items() if raw[key] >= 0}
 
 
 class SegmentationTask(ConfigTask):
     """ADE20k UperNet (MAE recipe), single-scale mIoU."""
 
     name = 'ade20k'
+    show_images = 4
 
     def missing_data(self, ctx):
         root = osp.join(ctx.data_root, 'ade', 'ADEChallengeData2016')
@@ -278,7 +292,9 @@ class SegmentationTask(ConfigTask):
 
 
 class RobustnessTask(Task):
-    """The fine-tuned classifier on ImageNet-A, -R, -Sketch and -C (downstream.md §4)."""
+    """The fine-tuned classifier on ImageNet val, -A, -R, -Sketch and -C (downstream.md §4): each set found is
+    a test config (the ``finetune`` task's config with the set's dataset and metric) scored by ``tools/test.py``
+    with the suite's launcher, like the other tasks' tests."""
 
     name = 'robustness'
     requires = ('finetune', )
@@ -290,27 +306,37 @@ class RobustnessTask(Task):
         return f'none of {", ".join(self.SETS)} exists under {ctx.data_root} (data layout: docs/data.md)'
 
     def run(self, checkpoint, work_dir, ctx, previous):
-        from robustness.evaluate import build_classifier, run_benchmarks
+        from robustness.evaluate import classifier_config, eval_geometry, run_benchmarks
         finetune_dir = previous['finetune']['work_dir']
+        classifier = classifier_config(osp.join(finetune_dir, f'{checkpoint.name}_finetune.py'))
+        weights = _last_checkpoint(finetune_dir)
+
+        def test(name: str, cfg: Config) -> dict:
+            """One set's test config, dumped and run by tools/test.py with the suite's launcher."""
+            set_dir = osp.join(work_dir, name)
+            os.makedirs(set_dir, exist_ok=True)
+            config_path = write_atomic(osp.join(set_dir, f'{checkpoint.name}_robustness_{name}.py'), cfg.dump())
+            metrics_path = osp.join(set_dir, 'test_metrics.json')
+            _launch('test', [config_path, weights, '--work-dir', set_dir, '--out', metrics_path], ctx, set_dir)
+            with open(metrics_path) as f:
+                return json.load(f)
+
+        crop, resize = eval_geometry(classifier)
         demo = ctx.profile == 'demo'
-        config = osp.join(finetune_dir, f'{checkpoint.name}_finetune.py')
-        model = build_classifier(_last_checkpoint(finetune_dir), config, checkpoint.arch)
-        crop = 64 if demo else 224
-        results = run_benchmarks(model, ctx.data_root, sets=('imagenet', ) + self.SETS,
-                                 device=ctx.extra.get('device', 'cpu'), decode='cpu', batch_size=64 if demo else 256,
-                                 num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224),
-                                 imagenet_c_resize=False, amp=False, log=ctx.log)
-        with open(osp.join(work_dir, 'results.json'), 'w') as f:
-            json.dump(results, f, indent=2)
+        results = run_benchmarks(classifier, ctx.data_root, test, sets=('imagenet', ) + self.SETS, crop_size=crop,
+                                 resize=resize, batch_size=64 if demo else None, num_workers=0 if demo else None,
+                                 log=ctx.log)
+        write_atomic(osp.join(work_dir, 'results.json'), json.dumps(results, indent=2))
         metrics = {}
         for name, key in (('imagenet-a', 'imagenet_a_top1'), ('imagenet-r', 'imagenet_r_top1'),
                           ('sketch', 'imagenet_sketch_top1')):
             if name in results:
                 metrics[key] = results[name]['top1']
         if 'imagenet-c' in results:
-            # None when the tree lacks corruptions: mCE needs all 15 (the per-corruption errors are in results.json)
-            metrics['one_minus_mce'] = results['imagenet-c']['one_minus_mce']
-            metrics['mce'] = results['imagenet-c']['mce']
+            # mCE needs all 15 corruptions x 5 severities: otherwise the reason (a note) stands in for the value
+            summary = results['imagenet-c']
+            for key in ('one_minus_mce', 'mce'):
+                metrics[key] = summary.get('mce_gap') if summary[key] is None else summary[key]
         return metrics
 
 
