@@ -1,14 +1,13 @@
 """The input-pipeline benchmark: generated JPEGs look like ImageNet files, and a small run prints every figure."""
 import os.path as osp
-import sys
 
 import numpy as np
 import torch
 from PIL import Image
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import benchmark_data  # noqa: E402
+benchmark_data = load_tool('benchmark_data')
 
 
 def test_generated_jpegs_have_imagenet_sizes_and_photo_statistics(tmp_path):

@@ -8,7 +8,6 @@ import errno
 import glob
 import os
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -17,9 +16,9 @@ from mmengine.fileio.backends import LocalBackend
 
 import toy_run
 from siameseim.atomic import atomic_write, remove_stale_temporaries, write_text_atomically
+from tool_modules import load_tool
 
-sys.path.insert(0, str(toy_run.ROOT / 'tools'))
-import train  # noqa: E402
+train = load_tool('train')
 
 # Fault injections for a subprocess: SIGKILL at one point of the second epoch's checkpoint save.
 _KILL = 'import os, signal\nkill = lambda: os.kill(os.getpid(), signal.SIGKILL)\n'

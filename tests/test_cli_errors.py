@@ -2,7 +2,6 @@
 import glob
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -11,11 +10,11 @@ from PIL import Image
 from segmentation.toy import make_ade20k_toy
 from siameseim.cli_checks import check_cfg_options
 from siameseim.errors import InputError
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+test_tool = load_tool('test')
+train_tool = load_tool('train')
 
 FT = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 ADE = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py')
@@ -103,7 +102,7 @@ def test_ade20k_label_out_of_range_names_the_file(workers, tmp_path, capsys):
                                        ('benchmark_eval', ['--input-size', '0']),
                                        ('benchmark_eval', ['--batch-size', '-1'])])
 def test_non_positive_sizes_are_usage_errors(tool, argv, capsys):
-    module = __import__(tool)
+    module = load_tool(tool)
     with pytest.raises(SystemExit) as exit_info:
         module.parse_args(argv)
     assert exit_info.value.code == 2

@@ -1,6 +1,5 @@
 """The NaN guard: no checkpoint with NaN/inf weights or optimizer state is written, and a resumed run can take a
 new (lower) lr from the config, as the guards' messages say (docs/reliability.md)."""
-import sys
 
 import pytest
 import torch
@@ -8,9 +7,9 @@ import torch
 import toy_run
 from pretrain.hooks import FiniteLossHook
 from siameseim.engine import RESUME_WITH_LOWER_LR
+from tool_modules import load_tool
 
-sys.path.insert(0, str(toy_run.ROOT / 'tools'))
-import train  # noqa: E402
+train = load_tool('train')
 
 RESUME_OPTION = '--cfg-options optim_wrapper.optimizer.lr=<lower lr>'
 

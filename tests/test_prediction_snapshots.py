@@ -1,6 +1,5 @@
 """tools/test.py --show-dir: the first test images drawn by mmdet's and mmseg's own visualizers, bounded."""
 import os.path as osp
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,10 +9,10 @@ from mmengine.structures import InstanceData, PixelData
 from PIL import Image
 
 from siameseim.prediction_snapshots import PredictionSnapshotHook
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import test as test_tool  # noqa: E402
+test_tool = load_tool('test')
 
 
 def _images(tmp_path, count, size=(48, 64)):

@@ -9,7 +9,6 @@ both pipelines, which the pipelines turn into the same parameter draws), because
 sampling noise of 2,000 items on eight images alone is about 2 %.
 """
 import os.path as osp
-import sys
 from collections import defaultdict
 
 import numpy as np
@@ -22,10 +21,10 @@ from scipy import ndimage, stats
 from pretrain.data import (BlockMaskGenerator, FastSiameseTwoViewTransform, PretrainImageFolder,
                            SiameseTwoViewTransform, array_ops)
 from pretrain.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-from benchmark_data import photo_like_image  # noqa: E402
+photo_like_image = load_tool('benchmark_data').photo_like_image
 
 DRAWS = 2000
 INPUT_SIZE = 32

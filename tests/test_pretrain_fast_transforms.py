@@ -2,7 +2,6 @@
 the PIL pipeline from the same seed, reduced JPEG decoding against a full-resolution decode, and decoding."""
 import io
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
@@ -16,10 +15,10 @@ from pretrain.data import (EncodedImage, FastSiameseTwoViewTransform, SiameseTwo
                            ViewGeometry, array_ops)
 from pretrain.data.fast_transforms import decode_reduction
 from pretrain.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-from benchmark_data import photo_like_image  # noqa: E402
+photo_like_image = load_tool('benchmark_data').photo_like_image
 
 NO_PHOTOMETRIC = dict(jitter_prob=0.0, grayscale_prob=0.0, blur_prob=(0.0, 0.0), solarize_prob=(0.0, 0.0))
 

@@ -21,11 +21,11 @@ from robustness.models import classifier_state_dict
 from robustness.toy import toy_wnids
 from robustness.transforms import EvalTransform
 from siameseim.registry import MODELS
+from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import eval_robustness  # noqa: E402
-import test as test_tool  # noqa: E402
+eval_robustness = load_tool('eval_robustness')
+test_tool = load_tool('test')
 
 TOY_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 CROP, RESIZE = 32, 37

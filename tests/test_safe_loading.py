@@ -3,7 +3,6 @@ says, strict, with one-line errors for files that are not a usable checkpoint of
 """
 import os
 import random
-import sys
 
 import pytest
 import torch
@@ -11,10 +10,10 @@ import torch
 import toy_run
 from siameseim import compat
 from siameseim.compat import UnsafeLoadWarning
+from tool_modules import load_tool
 
-sys.path.insert(0, str(toy_run.ROOT / 'tools'))
-import test as test_tool  # noqa: E402
-import train  # noqa: E402
+test_tool = load_tool('test')
+train = load_tool('train')
 
 PATHS = ('test', 'resume', 'load_from')
 PROBLEMS = {
