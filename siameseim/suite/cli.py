@@ -15,6 +15,7 @@ from typing import List, Optional
 import torch
 
 from .charts import plot_results
+from .provenance import provenance_footer
 from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite
 from .table import to_csv, to_markdown
 from .tasks import TASK_NAMES, build_tasks
@@ -28,7 +29,7 @@ def write_report(results: dict, out_dir: str, baseline: Optional[str]) -> str:
     """``results.md``, ``results.csv`` and ``results.png`` next to ``results.json``; returns the Markdown."""
     markdown = to_markdown(results, baseline=baseline)
     with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(markdown)
+        f.write(markdown + provenance_footer(results))
     with open(osp.join(out_dir, 'results.csv'), 'w') as f:
         f.write(to_csv(results))
     plot_results(results, out_dir)
