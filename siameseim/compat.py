@@ -1,6 +1,6 @@
-"""Compatibility fixes that let the pinned OpenMMLab / LVIS stack run on current torch and numpy.
+"""Compatibility fixes that let the pinned OpenMMLab / LVIS / timm stack run on current torch, numpy and Pillow.
 
-Both fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siameseim``) applies them:
+The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siameseim``) applies them:
 
 * :func:`allow_mmengine_checkpoint_globals`: since torch 2.6, ``torch.load`` defaults to ``weights_only=True``.
   mmengine 0.10.7 calls ``torch.load`` without ``weights_only``, and its checkpoints pickle the message hub:
@@ -10,6 +10,9 @@ Both fixes are narrow and idempotent, and :func:`apply_all` (run on ``import sia
   loaded with ``weights_only=False``.
 * :func:`patch_lvis_np_float`: lvis 0.5.3 ``LVISEval.accumulate`` uses ``np.float``, removed in numpy 1.24.
   The fix gives ``lvis.eval`` a numpy view that also has ``float``; numpy itself is not changed.
+* :func:`patch_timm_posterize`: timm's RandAugment ``inc1`` posterize keeps ``4 - level`` bits, 0 at the top
+  magnitude (reached with ``mstd`` noise); Pillow >= 11 rejects 0 bits where older Pillow returned a black
+  image, so a fine-tuning run died at random. The fix gives timm's posterize ops the old 0-bit result.
 """
 import pickle
 import types
@@ -18,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ['allow_mmengine_checkpoint_globals', 'patch_lvis_np_float', 'apply_all']
+__all__ = ['allow_mmengine_checkpoint_globals', 'patch_lvis_np_float', 'patch_timm_posterize', 'apply_all']
 
 # The statistic methods that ``HistoryBuffer`` registers for itself and pickles with its state.
 _HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
@@ -91,7 +94,30 @@ def patch_lvis_np_float() -> bool:
     return True
 
 
+def _posterize(img: Any, bits_to_keep: int, **kwargs: Any) -> Any:
+    """timm's posterize with Pillow < 11's result for 0 bits: every channel value masked to 0."""
+    from PIL import Image
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    return _posterize.timm(img, bits_to_keep, **kwargs)
+
+
+def patch_timm_posterize() -> bool:
+    """Route timm's RandAugment posterize ops through :func:`_posterize`. Returns False without timm."""
+    try:
+        from timm.data import auto_augment
+    except ImportError:
+        return False
+    if not hasattr(_posterize, 'timm'):
+        _posterize.timm = auto_augment.posterize
+    for name, op in auto_augment.NAME_TO_OP.items():
+        if op is _posterize.timm:
+            auto_augment.NAME_TO_OP[name] = _posterize
+    return True
+
+
 def apply_all() -> None:
     """Apply every fix in this module; safe to call any number of times."""
     allow_mmengine_checkpoint_globals()
     patch_lvis_np_float()
+    patch_timm_posterize()
