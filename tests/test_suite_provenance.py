@@ -19,8 +19,8 @@ class ConfigWritingTask(Task):
             f.write('max_epochs = 4\n')
         with open(f'{work_dir}/metrics.json', 'w') as f:
             json.dump({'top1': 70.0}, f)
-        return TaskResult(metrics={'top1': 70.0}, runs={'top1': [69.0, 71.0]}, seeds=[0, 1], config=config,
-                          metric_file=f'{work_dir}/metrics.json')
+        return TaskResult(metrics={'top1': 70.0}, runs={'top1': [69.0, 71.0]}, seeds=[0, 1], configs=[config],
+                          metric_files=[f'{work_dir}/metrics.json'])
 
 
 def test_sha256_of_a_known_file_is_streamed_and_cached_by_size_and_mtime(tmp_path):
@@ -48,9 +48,9 @@ def test_results_record_checkpoint_task_and_run_provenance(tmp_path):
     assert entry['format'] == 'mae' and entry['detected_arch']['embed_dim'] == 192
     task = entry['tasks']['linear']
     config = tmp_path / 'out' / 'mae' / 'linear' / 'linear.py'
-    assert task['config'] == {'path': str(config), 'sha256': hashlib.sha256(config.read_bytes()).hexdigest()}
+    assert task['configs'] == [{'path': str(config), 'sha256': hashlib.sha256(config.read_bytes()).hexdigest()}]
     assert task['seeds'] == [0, 1] and task['runs'] == {'top1': [69.0, 71.0]} and task['run'] == 0
-    assert task['metric_file'].endswith('metrics.json') and 'cores' in task['device']
+    assert task['metric_files'][0].endswith('metrics.json') and 'cores' in task['device']
     run = results['runs'][0]
     assert run['libraries']['torch'] == torch.__version__.split('+')[0] or run['libraries']['torch'] == torch.__version__
     assert run['python'].count('.') == 2 and run['date'].startswith('20') and run['cpu']

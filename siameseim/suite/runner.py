@@ -49,14 +49,14 @@ class TaskResult:
     """What a task returns: its metrics (the mean where it ran several seeds) and how they were obtained.
 
     ``runs`` holds each metric's value per seed (same order as ``seeds``) where there are several;
-    ``config`` is the config file the task wrote and ran; ``metric_file`` the file its metrics were read
-    from; ``load_report`` the summary of loading the checkpoint into the task's backbone.
+    ``configs`` are the config files the task wrote and ran (one per seed); ``metric_files`` the files its
+    metrics were read from; ``load_report`` the summary of loading the checkpoint into the task's backbone.
     """
     metrics: Dict[str, float]
     runs: Dict[str, List[float]] = field(default_factory=dict)
-    seeds: List[int] = field(default_factory=list)
-    config: Optional[str] = None
-    metric_file: Optional[str] = None
+    seeds: List[Optional[int]] = field(default_factory=list)
+    configs: List[str] = field(default_factory=list)
+    metric_files: List[str] = field(default_factory=list)
     load_report: Optional[dict] = None
 
 
@@ -105,10 +105,10 @@ def _task_record(result: TaskResult, work_dir: str, seconds: float, device: str,
               'run': run, 'device': device, 'seeds': list(result.seeds)}
     if result.runs:
         record['runs'] = {key: [float(value) for value in values] for key, values in result.runs.items()}
-    if result.config is not None:
-        record['config'] = {'path': result.config, 'sha256': file_sha256(result.config)}
-    if result.metric_file is not None:
-        record['metric_file'] = result.metric_file
+    if result.configs:
+        record['configs'] = [{'path': path, 'sha256': file_sha256(path)} for path in result.configs]
+    if result.metric_files:
+        record['metric_files'] = list(result.metric_files)
     if result.load_report is not None:
         record['load_report'] = result.load_report
     return record
