@@ -88,9 +88,9 @@ PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE'}
 
 # Sizes of the toy world: the default demo, and the shortened CI variant (--quick).
 DEMO_SIZES = ToyWorldSizes()
-QUICK_SIZES = ToyWorldSizes(train_per_class=40, val_per_class=20, ood_per_class=10, corrupted_per_class=2,
-                            fewshot_per_class=4, fewshot_seeds=2, detection_train=30, detection_val=10, ade_train=30,
-                            ade_val=10)
+QUICK_SIZES = ToyWorldSizes(train_per_class=4, val_per_class=4, ood_per_class=2, corrupted_per_class=1,
+                            fewshot_per_class=2, fewshot_seeds=2, detection_train=8, detection_val=4, ade_train=8,
+                            ade_val=4)
 # Seeds of the cheap evaluations (few-shot takes one seeded subset list per seed, see toy_data) and of the
 # dense tasks whose pretrained - random difference the demo reports with its spread.
 DEMO_SEEDS = {'linear': [0, 1, 2], 'knn': [0, 1, 2], 'coco': [0, 1], 'ade20k': [0, 1]}
