@@ -34,7 +34,8 @@ def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, featur
 
 
 def knn_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor, features: torch.Tensor,
-                 labels: torch.Tensor, k: int = DEFAULT_K, temperature: float = DEFAULT_TEMPERATURE) -> Dict[str, float]:
+                 labels: torch.Tensor, k: int = DEFAULT_K,
+                 temperature: float = DEFAULT_TEMPERATURE) -> Dict[str, float]:
     """Top-1 (and top-5 where there are more than five classes) in percent, DINO's weighted k-NN."""
     num_classes = int(max(train_labels.max(), labels.max())) + 1
     scores = knn_predict(train_features, train_labels, features, num_classes, k, temperature)

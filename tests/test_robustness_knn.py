@@ -29,6 +29,7 @@ def test_accuracy_on_separable_clusters_and_chunking():
     assert result == {'top1': 100.0, 'top5': 100.0}
     shuffled = knn_accuracy(train_x, train_y[torch.randperm(80, generator=generator)], val_x, val_y)
     assert shuffled['top1'] < 50.0
-    torch.testing.assert_close(knn_predict(train_x, train_y, val_x, 8, chunk=5), knn_predict(train_x, train_y, val_x, 8))
+    chunked = knn_predict(train_x, train_y, val_x, 8, chunk=5)
+    torch.testing.assert_close(chunked, knn_predict(train_x, train_y, val_x, 8))
     with pytest.raises(ValueError, match='80 training features but 79 labels'):
         knn_predict(train_x, train_y[:79], val_x, 8)

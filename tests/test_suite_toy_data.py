@@ -1,5 +1,4 @@
 """The demo's toy world: every format, the requested sizes, loadable by the reference APIs."""
-import json
 import os
 
 import numpy as np

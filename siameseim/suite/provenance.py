@@ -66,7 +66,8 @@ def checkpoint_provenance(path: Optional[str], cache_dir: Optional[str] = None) 
     _, metadata = to_canonical(read_checkpoint(path))
     arch = metadata['arch']
     return dict(sha256=file_sha256(path, cache_dir), format=metadata['format'],
-                detected_arch={key: arch[key] for key in ('embed_dim', 'depth', 'num_heads', 'patch_size') if key in arch})
+                detected_arch={key: arch[key] for key in ('embed_dim', 'depth', 'num_heads', 'patch_size')
+                               if key in arch})
 
 
 def check_same_checkpoint(name: str, recorded: Mapping, path: Optional[str], sha256: Optional[str]) -> None:
