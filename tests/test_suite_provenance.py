@@ -54,6 +54,7 @@ def test_results_record_checkpoint_task_and_run_provenance(tmp_path):
     run = results['runs'][0]
     assert run['libraries']['torch'] in (torch.__version__, torch.__version__.split('+')[0])
     assert run['python'].count('.') == 2 and run['date'].startswith('20') and run['cpu']
+    assert all(run['libraries'].values()) and run['version']
     footer = provenance_footer(results)
     assert f"sha256 {entry['sha256'][:16]}" in footer and 'run 0:' in footer
 

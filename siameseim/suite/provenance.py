@@ -18,7 +18,9 @@ from typing import Dict, List, Mapping, Optional
 import torch
 
 HASH_CACHE = '.sha256_cache.json'
-LIBRARIES = ('torch', 'mmengine', 'mmcv', 'mmdet', 'mmseg', 'timm', 'numpy')
+# Import name -> distribution name of the libraries whose versions a run records.
+LIBRARIES = {'torch': 'torch', 'mmengine': 'mmengine', 'mmcv': 'mmcv', 'mmdet': 'mmdet', 'mmseg': 'mmsegmentation',
+             'timm': 'timm', 'numpy': 'numpy'}
 _CHUNK = 1 << 20
 
 
@@ -102,9 +104,9 @@ def library_versions() -> Dict[str, Optional[str]]:
     from importlib import metadata
 
     versions = {}
-    for name in LIBRARIES:
+    for name, distribution in LIBRARIES.items():
         try:
-            versions[name] = metadata.version(name)
+            versions[name] = metadata.version(distribution)
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
@@ -134,7 +136,7 @@ def run_provenance(repo: str) -> Dict[str, object]:
     from importlib import metadata
 
     try:
-        installed = metadata.version('siameseim')
+        installed = metadata.version('siameseim-suite')
     except metadata.PackageNotFoundError:
         installed = None
     gpus: List[str] = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
