@@ -108,7 +108,7 @@ def extract_features(model: nn.Module, samples: Sequence[Tuple[str, int]], *, de
     device = torch.device(device)
     model = model.to(device)
     features, labels = [], []
-    for images, targets in iterate_batches(samples, transform, decode='cpu', device=device, batch_size=batch_size,
+    for images, targets in iterate_batches(samples, transform, device=device, batch_size=batch_size,
                                            num_workers=num_workers):
         features.append(model.forward_features(images)[:, 0].float().cpu())
         labels.append(targets.cpu())

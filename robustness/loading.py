@@ -1,43 +1,21 @@
-"""Data loading for large evaluations (ImageNet-C is 3.75M images): worker pools, pinned memory and an
-optional GPU JPEG path.
+"""Data loading for evaluations: the GPU JPEG path's decode and transform, and a plain ordered loader.
 
-* CPU path: :class:`~robustness.datasets.WnidImageFolder` + PIL decode and transform in ``num_workers``
-  processes, pinned batches copied to the device asynchronously.
-* GPU path (``decode='gpu'``): workers only read file bytes (:class:`EncodedImageFolder`);
-  ``torchvision.io.decode_jpeg(..., device='cuda')`` decodes the whole batch on the GPU (nvJPEG), and the
-  resize / crop / normalise run there too (:class:`GpuEvalTransform`). Non-JPEG files, and batches nvJPEG
-  rejects, fall back to a CPU decode of each image.
+* GPU path (datasets with ``decode='gpu'``, decoded by :class:`~robustness.models.ClassificationDataPreprocessor`
+  in the runner): workers only read file bytes; :func:`gpu_decode` decodes the whole batch with
+  ``torchvision.io.decode_jpeg(..., device='cuda')`` (nvJPEG), and :class:`GpuEvalTransform` resizes, crops
+  and normalises there too. Non-JPEG files, and batches nvJPEG rejects, fall back to a CPU decode of each image.
+* :func:`iterate_batches`: :class:`~robustness.datasets.WnidImageFolder` + PIL decode and transform in
+  ``num_workers`` processes, pinned batches copied to the device asynchronously (few-shot feature extraction).
 """
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
+from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
 from .datasets.wnid_folder import CorruptImageError, WnidImageFolder
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
-
-DECODES = ('cpu', 'gpu')
-
-
-class EncodedImageFolder(Dataset):
-    """``(uint8 file bytes, label)`` of ``(path, label)`` samples: the worker-side half of GPU decoding."""
-
-    def __init__(self, samples: Sequence[Tuple[str, int]]) -> None:
-        self.samples = list(samples)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, int, str]:
-        path, label = self.samples[index]
-        return read_file(path), label, path
-
-
-def collate_encoded(batch: List[Tuple[torch.Tensor, int, str]]) -> Tuple[List[torch.Tensor], torch.Tensor, List[str]]:
-    data, labels, paths = zip(*batch)
-    return list(data), torch.as_tensor(labels), list(paths)
 
 
 class GpuEvalTransform:
@@ -63,10 +41,15 @@ class GpuEvalTransform:
         return image[..., top:top + self.crop_size, left:left + self.crop_size].clamp_(0, 255)
 
     def __call__(self, images: List[torch.Tensor]) -> torch.Tensor:
-        batch = torch.cat([self.one(image) for image in images]) / 255.0
-        mean = torch.tensor(IMAGENET_MEAN, device=batch.device)[:, None, None]
-        std = torch.tensor(IMAGENET_STD, device=batch.device)[:, None, None]
-        return (batch - mean) / std
+        return normalize(torch.cat([self.one(image) for image in images]))
+
+
+def normalize(batch: torch.Tensor) -> torch.Tensor:
+    """ImageNet normalisation of a ``[B, 3, H, W]`` batch in the 0–255 range (``ToTensor`` + ``Normalize``)."""
+    batch = batch / 255.0
+    mean = torch.tensor(IMAGENET_MEAN, device=batch.device)[:, None, None]
+    std = torch.tensor(IMAGENET_STD, device=batch.device)[:, None, None]
+    return (batch - mean) / std
 
 
 def _cpu_decode(data: torch.Tensor, path: str, device: torch.device) -> torch.Tensor:
@@ -103,21 +86,10 @@ def make_loader(dataset: Dataset, batch_size: int, num_workers: int, pin_memory:
                       prefetch_factor=4 if num_workers > 0 else None, persistent_workers=False)
 
 
-def iterate_batches(samples: Sequence[Tuple[str, int]], transform, *, decode: str, device: torch.device,
-                    batch_size: int, num_workers: int, crop_size: int = 224,
-                    resize: Optional[int] = 256) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-    """``(normalised images on device, labels)`` batches of ``samples`` with the chosen decode path."""
-    if decode not in DECODES:
-        raise ValueError(f'decode must be one of {DECODES}, got {decode!r}')
+def iterate_batches(samples: Sequence[Tuple[str, int]], transform, *, device: torch.device, batch_size: int,
+                    num_workers: int) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """``(normalised images on device, labels)`` batches of ``samples``, decoded and transformed in workers."""
     pin = device.type == 'cuda'
-    if decode == 'gpu':
-        if device.type != 'cuda':
-            raise ValueError('GPU JPEG decoding needs a CUDA device: use --decode cpu or --device cuda')
-        gpu_transform = GpuEvalTransform(crop_size, resize)
-        loader = make_loader(EncodedImageFolder(samples), batch_size, num_workers, False, collate_encoded)
-        for data, labels, paths in loader:
-            yield gpu_transform(gpu_decode(data, paths, device)), labels.to(device)
-        return
     dataset = WnidImageFolder(root='', transform=transform, samples=list(samples))
     for batch in make_loader(dataset, batch_size, num_workers, pin):
         yield batch['inputs'].to(device, non_blocking=pin), batch['label'].to(device, non_blocking=pin)

@@ -80,6 +80,8 @@ class EvalTransform:
 
     def __init__(self, crop_size: int = 224, resize: Optional[int] = 256, interpolation: str = 'bicubic',
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+        self.crop_size, self.resize, self.interpolation = crop_size, resize, interpolation
+        self.mean, self.std = tuple(mean), tuple(std)
         steps = [T.Resize(resize, interpolation=_interpolation(interpolation))] if resize else []
         self.transform = T.Compose(steps + [T.CenterCrop(crop_size), T.ToTensor(), T.Normalize(mean, std)])
 

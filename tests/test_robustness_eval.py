@@ -7,12 +7,16 @@ import sys
 import pytest
 import torch
 
+from mmengine.config import Config
+
 from robustness.datasets import WnidImageFolder
-from robustness.evaluate import build_classifier
 from robustness.labels import subset_indices, subset_wnids
 from robustness.metrics import ALEXNET_ERRORS, CORRUPTIONS
+from robustness.models import ImageClassifier, classifier_state_dict
 from robustness.toy import make_toy_benchmarks
 from robustness.transforms import EvalTransform
+from siameseim.checkpoint import read_checkpoint
+from siameseim.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
@@ -21,6 +25,13 @@ import train  # noqa: E402
 
 FT_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 LINEAR_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_linear-4e_toy.py')
+
+
+def build_classifier(checkpoint, config):
+    """The classifier of ``config`` with the weights of ``checkpoint``, loaded strictly, in eval mode."""
+    model = MODELS.build(Config.fromfile(config).model)
+    classifier_state_dict(model, read_checkpoint(checkpoint, trust_pickle=True), checkpoint)
+    return model.eval()
 
 
 def train_toy(config, data, work_dir, epochs=4):
@@ -61,7 +72,7 @@ def test_finetuned_classifier_on_every_benchmark(toy, tmp_path, capsys):
     data, checkpoint = toy
     out = tmp_path / 'out'
     assert eval_robustness.main([checkpoint, '--config', FT_CONFIG, '--data-root', data, '--out', str(out),
-                                 '--input-size', '32', '--workers', '0', '--device', 'cpu']) == 0
+                                 '--input-size', '32', '--workers', '0']) == 0
     results = json.loads((out / 'results.json').read_text())
     assert (out / 'results.md').read_text().count('| gaussian_noise |') == 1
     assert results['skipped'] == {}
@@ -85,12 +96,11 @@ def test_missing_sets_are_reported_and_skipped(toy, tmp_path, capsys):
     data, checkpoint = toy
     out = tmp_path / 'out'
     assert eval_robustness.main([checkpoint, '--config', FT_CONFIG, '--data-root', osp.join(data, 'imagenet', '..'),
-                                 '--out', str(out), '--input-size', '32', '--workers', '0', '--device', 'cpu',
+                                 '--out', str(out), '--input-size', '32', '--workers', '0',
                                  '--sets', 'imagenet-a', 'imagenet-c']) == 0
     empty = tmp_path / 'empty'
     empty.mkdir()
-    assert eval_robustness.main([checkpoint, '--config', FT_CONFIG, '--data-root', str(empty), '--out', str(out),
-                                 '--device', 'cpu']) == 0
+    assert eval_robustness.main([checkpoint, '--config', FT_CONFIG, '--data-root', str(empty), '--out', str(out)]) == 0
     results = json.loads((out / 'results.json').read_text())
     assert set(results['skipped']) == {'imagenet', 'imagenet-a', 'imagenet-r', 'sketch', 'imagenet-c'}
     assert '[skip] sketch' in capsys.readouterr().out
@@ -115,6 +125,11 @@ def test_bad_inputs_get_one_line_errors(tmp_path, capsys):
     torch.save({'model': {}}, checkpoint)
     assert eval_robustness.main([str(checkpoint), '--data-root', str(tmp_path / 'x'), '--out', str(tmp_path)]) == 2
     assert 'data root' in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert eval_robustness.main([str(checkpoint), '--data-root', str(tmp_path), '--out', str(tmp_path),
+                                     '--decode', 'gpu']) == 2
+        assert capsys.readouterr().err.strip() == ('error: --decode gpu needs a CUDA device: use --decode cpu on '
+                                                   'this machine')
 
 
 def test_timm_layout_finetuned_checkpoint_loads_strictly(tmp_path):
@@ -122,14 +137,18 @@ def test_timm_layout_finetuned_checkpoint_loads_strictly(tmp_path):
     from siameseim.models import ViT
     torch.manual_seed(0)
     source = ViT(arch='tiny', global_pool='avg', final_norm=False, num_classes=1000, head_init_std=0.02).eval()
-    torch.save({'model': source.state_dict()}, tmp_path / 'ft.pth')
-    model = build_classifier(str(tmp_path / 'ft.pth'), arch='vit-t')
+    model = ImageClassifier(dict(arch='vit-t', global_pool='avg', final_norm=False)).eval()
+    state_dict = classifier_state_dict(model, {'model': source.state_dict()}, 'ft.pth')
+    assert set(state_dict) == set(model.state_dict())
     images = torch.randn(2, 3, 64, 64)
     assert torch.allclose(model(images), source(images), atol=1e-5)
     without_head = {k: v for k, v in source.state_dict().items() if not k.startswith('head.')}
-    torch.save({'model': without_head}, tmp_path / 'pretrain.pth')
-    with pytest.raises(CheckpointError, match='has no 1000-way classifier head: .* fine-tune first'):
-        build_classifier(str(tmp_path / 'pretrain.pth'), arch='vit-t')
+    with pytest.raises(CheckpointError, match='pretrain.pth has no 1000-way classifier head: .* fine-tune first'):
+        classifier_state_dict(model, {'model': without_head}, 'pretrain.pth')
+    small = ImageClassifier(dict(arch=None, embed_dim=32, depth=2, num_heads=2, img_size=32, patch_size=8))
+    with pytest.raises(CheckpointError, match='size mismatch .* pass the config the checkpoint was trained with'):
+        classifier_state_dict(small, {'state_dict': {k: v[..., :1] if v.dim() else v
+                                                     for k, v in small.state_dict().items()}}, 'other.pth')
 
 
 @pytest.mark.slow
@@ -141,7 +160,7 @@ def test_a_and_r_ignore_logits_outside_their_200_classes(toy, tmp_path):
     torch.save(state, biased)
     out = tmp_path / 'out'
     assert eval_robustness.main([str(biased), '--config', FT_CONFIG, '--data-root', data, '--out', str(out),
-                                 '--input-size', '32', '--workers', '0', '--device', 'cpu',
+                                 '--input-size', '32', '--workers', '0',
                                  '--sets', 'imagenet-a', 'imagenet-r', 'sketch']) == 0
     results = json.loads((out / 'results.json').read_text())
     assert results['sketch']['top1'] == 0.0                  # 1000-way: everything is predicted as class 0
@@ -159,7 +178,7 @@ def test_corrupt_image_in_a_worker_is_one_clear_line(toy, tmp_path, capsys):
     folder.mkdir(parents=True)
     (folder / 'broken.JPEG').write_bytes(b'\xff\xd8\xff\xe0 truncated')
     assert eval_robustness.main([checkpoint, '--config', FT_CONFIG, '--data-root', str(root), '--out',
-                                 str(tmp_path / 'out'), '--input-size', '32', '--workers', '1', '--device', 'cpu']) == 1
+                                 str(tmp_path / 'out'), '--input-size', '32', '--workers', '1']) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith('error: cannot decode image ') and 'broken.JPEG' in err and 're-download' in err

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from robustness.datasets import scan_wnid_folder
-from robustness.evaluate import imagenet_c_folders
+from robustness.datasets import imagenet_c_folders
 from robustness.imagenet_c import corrupt
 from robustness.imagenet_c.corruptions import brightness, contrast, gaussian_noise, impulse_noise, \
     motion_blur_kernel_blur

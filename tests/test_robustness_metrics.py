@@ -8,8 +8,8 @@ import torch
 
 from robustness.labels import (imagenet_1k_index, imagenet_1k_wnids, restrict_logits, restricted_prediction,
                                subset_indices, subset_wnids)
-from robustness.metrics import (ALEXNET_ERRORS, CORRUPTIONS, SEVERITIES, ClassificationAccuracy, corruption_errors,
-                                summarize_imagenet_c, topk_correct)
+from robustness.metrics import (ALEXNET_ERRORS, CORRUPTIONS, SEVERITIES, ClassificationAccuracy, ImageNetCMetric,
+                                corruption_errors, summarize_imagenet_c, topk_correct)
 
 SPEC = resources.files('robustness').joinpath('data')
 A_INDICES = [int(x) for x in """6 11 13 15 17 22 23 27 30 37 39 42 47 50 57 70 71 76 79 89 90 94 96 97 99 105 107 108
@@ -77,7 +77,7 @@ def test_topk_and_metric():
     assert topk_correct(logits, labels, (1, 2)) == {1: 1, 2: 2}
     metric = ClassificationAccuracy(topk=(1, 2))
     metric.process(None, [dict(logits=row, label=int(y)) for row, y in zip(logits, labels)])
-    assert metric.compute_metrics(metric.results) == pytest.approx({'top1': 100 / 3, 'top2': 200 / 3})
+    assert metric.compute_metrics(metric.results) == pytest.approx({'top1': 100 / 3, 'top2': 200 / 3, 'images': 3})
 
 
 def test_mce_of_alexnet_errors_is_exactly_100():
@@ -109,3 +109,77 @@ def test_incomplete_corruptions_leave_mce_undefined():
         corruption_errors({'fog': {1: 0.5}})
     with pytest.raises(ValueError, match='not one of the 15'):
         corruption_errors({'speckle_noise': {s: 0.1 for s in SEVERITIES}})
+
+
+def predictions(logits, labels):
+    return [dict(logits=row, label=int(y)) for row, y in zip(logits, labels)]
+
+
+def collected(metric_type, batches, world_size, **kwargs):
+    """Score ``batches`` (data_batch, data_samples) split over ranks as mmengine's DefaultSampler pads and
+    splits a dataset, in batches of 2 per rank, then gather the per-rank results in ``collect_results``' order
+    (one from each rank in turn) and truncate to the dataset size, as ``BaseMetric.evaluate`` does."""
+    samples = [(data, sample) for batch, outputs in batches for data, sample in zip(batch, outputs)]
+    size = len(samples)
+    total = -(-size // world_size) * world_size
+    indices = (list(range(size)) * 2)[:total]
+    parts = []
+    for rank in range(world_size):
+        metric = metric_type(**kwargs)
+        mine = indices[rank:total:world_size]
+        for start in range(0, len(mine), 2):
+            chunk = [samples[index] for index in mine[start:start + 2]]
+            metric.process({key: [data[key] for data, _ in chunk] for key in chunk[0][0]}, [s for _, s in chunk])
+        parts.append(metric.results)
+    ordered = [result for group in zip(*parts) for result in group][:size]
+    return metric_type(**kwargs).compute_metrics(ordered)
+
+
+def test_padded_ranks_neither_duplicate_nor_drop_images():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(7, 1000), torch.randint(0, 1000, (7, ))
+    logits[torch.arange(4), labels[:4]] = 10.0   # 4 of 7 right: a duplicated or dropped image shows
+    batch = [({}, sample) for sample in predictions(logits, labels)]
+    single = collected(ClassificationAccuracy, [zip(*batch)], 1)
+    assert single['top1'] == pytest.approx(400 / 7) and single['images'] == 7
+    for world_size in (2, 3, 4):
+        assert collected(ClassificationAccuracy, [zip(*batch)], world_size) == single
+
+
+def test_a_and_r_metric_equals_the_official_eval_scripts():
+    """hendrycks' eval: ``output[:, indices_in_1k].argmax(1)`` against the 200-class target."""
+    torch.manual_seed(1)
+    for subset in ('a', 'r'):
+        indices = subset_indices(subset)
+        logits = torch.randn(64, 1000)
+        logits[:, 0] += 3.0                        # a strong class outside both subsets, ignored by both
+        target200 = torch.randint(0, 200, (64, ))
+        labels = torch.as_tensor(indices)[target200]
+        logits[torch.arange(32), labels[:32]] += 2.0
+        official = 100.0 * (logits[:, indices].argmax(1) == target200).double().mean().item()
+        metric = ClassificationAccuracy(subset=subset)
+        metric.process(None, predictions(logits, labels))
+        result = metric.compute_metrics(metric.results)
+        assert result == {'top1': official, 'images': 64} and 0 < official < 100
+
+
+def test_imagenet_c_metric_groups_by_corruption_and_severity():
+    torch.manual_seed(2)
+    rows = []
+    for corruption in CORRUPTIONS:
+        for severity in SEVERITIES:
+            for index in range(4):   # severity % 4 of the 4 images wrong
+                label = int(torch.randint(0, 1000, ()))
+                logits = torch.randn(1000)
+                logits[label if index < 4 - (severity % 4) else (label + 1) % 1000] = 10.0
+                rows.append((dict(corruption=corruption, severity=severity), dict(logits=logits, label=label)))
+    expected_errors = {c: {s: (s % 4) / 4 for s in SEVERITIES} for c in CORRUPTIONS}
+    expected = summarize_imagenet_c(expected_errors, 1 - 80.0 / 100)
+    for world_size in (1, 2, 3):
+        metrics = collected(ImageNetCMetric, [zip(*rows)], world_size, clean_top1=80.0)
+        assert {key: metrics[key] for key in expected} == expected
+        assert metrics['images'] == 300 and metrics['missing_corruptions'] == []
+    partial = collected(ImageNetCMetric, [zip(*[row for row in rows if row[0]['corruption'] != 'fog'
+                                                and (row[0]['corruption'], row[0]['severity']) != ('snow', 5)])], 2)
+    assert partial['mce'] is None and partial['relative_ce'] is None and partial['incomplete'] == ['snow']
+    assert partial['missing_corruptions'] == ['fog'] and 'snow' not in partial['ce']

@@ -1,14 +1,15 @@
-"""Evaluation throughput: images/s with CPU (PIL, worker processes) and GPU (nvJPEG) JPEG decoding, side by side.
+"""Evaluation throughput of the runner path: images/s with CPU (PIL, loader workers) and GPU (nvJPEG) decoding.
 
     python tools/benchmark_eval.py [--data FOLDER] [--num-images 2048] [--batch-size 256] [--workers 8]
-        [--device cuda] [--arch vit-b | --arch none] [--input-size 224] [--no-resize] [--amp]
+        [--arch vit-b] [--input-size 224] [--no-resize] [--amp]
 
-``--data`` is a ``<wnid>/<image>`` folder (e.g. one ImageNet-C severity, or ImageNet val); without it,
-synthetic 224² JPEGs (quality 85, like ImageNet-C files) are written to a temporary folder. Each path runs
-the full evaluation loop of ``tools/eval_robustness.py`` (loader, decode, transform, host→device copy, model
-forward; ``--arch none`` measures the input pipeline alone) once to warm up and once timed. The GPU path
-runs only when CUDA is available. Record the figures in ``docs/benchmarks.md`` with the machine's GPU, CPU
-count and the command line.
+Each decode path runs the robustness test config of ``tools/test.py`` (``robustness/configs/robustness/``:
+dataset, loader, data preprocessor, classifier, metric) through mmengine's runner on ``--data`` (a
+``<wnid>/<image>`` folder, e.g. one ImageNet-C severity or ImageNet val; default: synthetic 224² JPEGs at
+quality 85, like ImageNet-C files). The classifier has random weights (speed does not depend on them). The
+rate counts the images after the first batch to the end of the test epoch, so start-up and worker spawn
+are left out. The GPU path runs only when CUDA is available. Record the figures in ``docs/benchmarks.md``
+with the machine's GPU, CPU count and the command line.
 """
 import argparse
 import os
@@ -19,13 +20,14 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
 from PIL import Image
 
+import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
 from robustness.datasets import scan_wnid_folder
-from robustness.loading import iterate_batches
-from robustness.models import ImageClassifier
+from robustness.evaluate import benchmark_config, classifier_config
 from robustness.toy import toy_wnids
-from robustness.transforms import EvalTransform
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -34,11 +36,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-images', type=int, default=2048, help='images per timed pass')
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1))
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--arch', default='vit-b', help="model in the loop ('none': input pipeline only)")
+    parser.add_argument('--arch', default='vit-b', help='ViT size of the classifier in the loop')
     parser.add_argument('--input-size', type=int, default=224)
     parser.add_argument('--no-resize', action='store_true', help='centre crop only (ImageNet-C files)')
-    parser.add_argument('--amp', action='store_true', help='fp16 autocast for the model on CUDA')
+    parser.add_argument('--amp', action='store_true', help='fp16 autocast in the test loop')
     return parser.parse_args(argv)
 
 
@@ -55,36 +56,57 @@ def synthetic_jpegs(root: str, count: int, size: int = 224) -> None:
         Image.fromarray(noisy.astype(np.uint8)).save(os.path.join(folder, f'{index:06d}.JPEG'), quality=85)
 
 
-def timed_pass(model: Optional[torch.nn.Module], samples: Sequence[Tuple[str, int]], decode: str,
-               args: argparse.Namespace, resize: Optional[int]) -> float:
-    """Images/s of one full evaluation pass over ``samples``."""
-    device = torch.device(args.device)
-    transform = EvalTransform(crop_size=args.input_size, resize=resize)
-    start = time.perf_counter()
-    count = 0
-    with torch.no_grad():
-        for images, labels in iterate_batches(samples, transform, decode=decode, device=device,
-                                              batch_size=args.batch_size, num_workers=args.workers,
-                                              crop_size=args.input_size, resize=resize):
-            if model is not None:
-                with torch.autocast(device.type, enabled=args.amp and device.type == 'cuda'):
-                    logits = model(images)
-                logits.float().argmax(1).cpu()
-            else:
-                images.sum().item()
-            count += len(labels)
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-    return count / (time.perf_counter() - start)
+class ThroughputHook(Hook):
+    """Images and seconds of a test epoch, from the end of its first iteration (after start-up)."""
+
+    def __init__(self) -> None:
+        self.start, self.images, self.seconds = 0.0, 0, 0.0
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if batch_idx == 0:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.start = time.perf_counter()
+        else:
+            self.images += len(outputs)
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.seconds = time.perf_counter() - self.start
+
+
+def images_per_second(samples: Sequence[Tuple[str, int]], decode: str, args: argparse.Namespace,
+                      work_dir: str) -> float:
+    """Images/s of one runner test pass over ``samples`` with ``decode``."""
+    classifier = classifier_config(arch=args.arch)
+    classifier.model.backbone.img_size = args.input_size
+    resize = round(args.input_size * 256 / 224)
+    cfg = benchmark_config(classifier, 'imagenet', '', crop_size=args.input_size, resize=resize, decode=decode,
+                           batch_size=args.batch_size, num_workers=args.workers, amp=args.amp)
+    cfg.test_dataloader.dataset.samples = [list(sample) for sample in samples]
+    if args.no_resize:
+        cfg.test_dataloader.dataset.transform.resize = None
+    cfg.update(work_dir=os.path.join(work_dir, decode), experiment_name=f'benchmark_eval_{decode}', load_from=None,
+               resume=False, log_level='WARNING', default_hooks=dict(cfg.default_hooks, checkpoint=None),
+               visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]))
+    runner = Runner.from_cfg(cfg)
+    hook = ThroughputHook()
+    runner.register_hook(hook, priority='LOWEST')
+    runner.test()
+    return hook.images / hook.seconds if hook.seconds > 0 else float('nan')
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    resize = None if args.no_resize else round(args.input_size * 256 / 224)
+    if args.num_images < 2 * args.batch_size:
+        print(f'error: --num-images {args.num_images} gives fewer than 2 batches of {args.batch_size}: the first '
+              f'batch is not timed; pass at least {2 * args.batch_size}', file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
-            data = tmp
+            data = os.path.join(tmp, 'images')
             synthetic_jpegs(data, args.num_images)
         try:
             samples = scan_wnid_folder(data)
@@ -92,19 +114,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f'error: {err}', file=sys.stderr)
             return 1
         samples = (samples * (args.num_images // len(samples) + 1))[:args.num_images]
-        model = None
-        if args.arch != 'none':
-            model = ImageClassifier(dict(arch=args.arch, global_pool='avg', final_norm=False,
-                                         img_size=args.input_size)).to(args.device).eval()
-        paths = ['cpu'] + (['gpu'] if args.device.startswith('cuda') and torch.cuda.is_available() else [])
-        rates = {}
-        for decode in paths:
-            timed_pass(model, samples[:args.batch_size * 2], decode, args, resize)  # warm-up
-            rates[decode] = timed_pass(model, samples, decode, args, resize)
+        decodes = ['cpu'] + (['gpu'] if torch.cuda.is_available() else [])
+        rates = {decode: images_per_second(samples, decode, args, os.path.join(tmp, 'work')) for decode in decodes}
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'
-    print(f'evaluation throughput: {len(samples)} images from {args.data or "synthetic 224x224 JPEGs"}, '
-          f'model {args.arch}, batch {args.batch_size}, {args.workers} workers, device {args.device} (GPU: {gpu}), '
-          f'{os.cpu_count()} CPUs')
+    print(f'evaluation throughput (mmengine runner, tools/test.py path): {len(samples)} images from '
+          f'{args.data or "synthetic 224x224 JPEGs"}, classifier {args.arch}, batch {args.batch_size}, '
+          f'{args.workers} workers, GPU: {gpu}, {os.cpu_count()} CPUs')
     print(f'| {"decode":<22} | {"images/s":>10} |')
     print(f'|{"-" * 24}|{"-" * 12}|')
     print(f'| {"CPU (PIL, workers)":<22} | {rates["cpu"]:>10.1f} |')

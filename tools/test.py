@@ -16,6 +16,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
+from siameseim.checkpoint import CheckpointError
 from siameseim.distributed import setup_cpu_distributed
 
 
@@ -48,8 +49,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg.load_from = args.checkpoint
     cfg.resume = False
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        runner = Runner.from_cfg(cfg)
+        metrics = runner.test()
+    except (CheckpointError, FileNotFoundError) as err:  # a checkpoint that does not fit, absent data: one line
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     if args.out and is_main_process():  # every rank holds the same metrics; one writes them
         with open(args.out, 'w') as f:
             json.dump({key: float(value) if isinstance(value, (int, float)) else value

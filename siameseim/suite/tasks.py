@@ -384,7 +384,9 @@ class SegmentationTask(ConfigTask):
 
 
 class RobustnessTask(Task):
-    """The fine-tuned classifier on ImageNet-A, -R, -Sketch and -C (downstream.md §4)."""
+    """The fine-tuned classifier on ImageNet val, -A, -R, -Sketch and -C (downstream.md §4): each set found is
+    a test config (the ``finetune`` task's config with the set's dataset and metric) scored by ``tools/test.py``
+    with the suite's launcher, like the other tasks' tests."""
 
     name = 'robustness'
     requires = ('finetune', )
@@ -396,21 +398,36 @@ class RobustnessTask(Task):
         return f'none of {", ".join(self.SETS)} exists under {ctx.data_root} (data layout: docs/data.md)'
 
     def run(self, checkpoint, work_dir, ctx, previous):
-        from robustness.evaluate import build_classifier, run_benchmarks
+        from robustness.evaluate import classifier_config, eval_geometry, run_benchmarks
+        from siameseim.checkpoint import read_checkpoint
         finetune = previous['finetune']
-        config = (finetune['configs'][0]['path'] if 'configs' in finetune else
-                  osp.join(finetune['work_dir'], f'{checkpoint.name}_finetune.py'))
+        finetune_config = (finetune['configs'][0]['path'] if 'configs' in finetune else
+                           osp.join(finetune['work_dir'], f'{checkpoint.name}_finetune.py'))
+        classifier = classifier_config(finetune_config)
+        weights = _last_checkpoint(osp.dirname(finetune_config))
+        configs, metric_files = [], []
+
+        def test(name: str, cfg: Config) -> dict:
+            """One set's test config, dumped and run by tools/test.py with the suite's launcher."""
+            set_dir = osp.join(work_dir, name)
+            os.makedirs(set_dir, exist_ok=True)
+            config_path = osp.join(set_dir, f'{checkpoint.name}_robustness_{name}.py')
+            cfg.dump(config_path)
+            metrics_path = osp.join(set_dir, 'test_metrics.json')
+            _launch('test', [config_path, weights, '--work-dir', set_dir, '--out', metrics_path], ctx, set_dir)
+            configs.append(config_path)
+            metric_files.append(metrics_path)
+            with open(metrics_path) as f:
+                return json.load(f)
+
+        crop, resize = eval_geometry(classifier)
         demo = ctx.profile == 'demo'
-        weights = _last_checkpoint(osp.dirname(config))
-        model = build_classifier(weights, config, checkpoint.arch)
-        crop = 64 if demo else 224
-        results = run_benchmarks(model, ctx.data_root, sets=('imagenet', ) + self.SETS,
-                                 device=ctx.extra.get('device', 'cpu'), decode='cpu', batch_size=64 if demo else 256,
-                                 num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224),
-                                 imagenet_c_resize=False, amp=False, log=ctx.log)
-        path = osp.join(work_dir, 'results.json')
-        with open(path, 'w') as f:
+        results = run_benchmarks(classifier, ctx.data_root, test, sets=('imagenet', ) + self.SETS, crop_size=crop,
+                                 resize=resize, batch_size=64 if demo else None, num_workers=0 if demo else None,
+                                 log=ctx.log)
+        with open(osp.join(work_dir, 'results.json.tmp'), 'w') as f:
             json.dump(results, f, indent=2)
+        os.replace(osp.join(work_dir, 'results.json.tmp'), osp.join(work_dir, 'results.json'))
         metrics = {}
         for name, key in (('imagenet-a', 'imagenet_a_top1'), ('imagenet-r', 'imagenet_r_top1'),
                           ('sketch', 'imagenet_sketch_top1')):
@@ -420,10 +437,12 @@ class RobustnessTask(Task):
             # None when the tree lacks corruptions: mCE needs all 15 (the per-corruption errors are in results.json)
             metrics['one_minus_mce'] = results['imagenet-c']['one_minus_mce']
             metrics['mce'] = results['imagenet-c']['mce']
-        # build_classifier loads the fine-tuned classifier strictly: every tensor, nothing missing or unused
-        report = dict(format='fine-tuned classifier (strict)', source=weights, loaded=len(model.state_dict()),
-                      resized=0, resized_keys=[], missing=0, unexplained_missing=0, unexpected=0, dropped=0)
-        return TaskResult(metrics, {}, [None], [config], [path], report)
+        # tools/test.py loads the fine-tuned classifier strictly: every tensor, nothing missing or unused
+        loaded = read_checkpoint(weights)
+        report = dict(format='fine-tuned classifier (strict)', source=weights,
+                      loaded=len(loaded.get('state_dict', loaded)), resized=0, resized_keys=[], missing=0,
+                      unexplained_missing=0, unexpected=0, dropped=0)
+        return TaskResult(metrics, {}, [None], configs, metric_files, report)
 
 
 def build_tasks(names: Sequence[str]) -> List[Task]:
