@@ -101,13 +101,16 @@ def test_every_task_model_holds_the_pretrained_encoder(pretrained, tmp_path):
     features = build_feature_model(pretrained, dict(DEMO_BACKBONE, img_size=64))  # few-shot and k-NN
     assert assert_holds_checkpoint(features, canonical) == len(features.state_dict())
 
-    from robustness.evaluate import build_classifier
+    from robustness.evaluate import benchmark_config, classifier_config
+    from robustness.models.checkpoint import classifier_state_dict
     finetune_cfg = tasks['finetune'].config(checkpoint, ctx)
     config_path = str(tmp_path / 'ft.py')
     finetune_cfg.dump(config_path)
-    finetuned = tmp_path / 'ft.pth'
-    torch.save({'state_dict': built['finetune'].state_dict()}, finetuned)
-    classifier = build_classifier(str(finetuned), config_path)  # the robustness task's model
+    # the robustness task's model: a set's test config from the fine-tuning config, loaded by its strict hook
+    test_cfg = benchmark_config(classifier_config(config_path), 'imagenet', str(tmp_path), crop_size=64, resize=73)
+    test_cfg.model.backbone.pretrained = None
+    classifier = build_task_model(test_cfg)
+    classifier.load_state_dict(classifier_state_dict(classifier, {'state_dict': built['finetune'].state_dict()}))
     assert_holds_checkpoint(classifier.backbone, canonical)
 
 
