@@ -53,3 +53,12 @@ def test_bench_skips_tasks_without_data(tmp_path, capsys):
     assert 'coco: skipped: ' in printed and 'instances_train2017.json is missing' in printed
     assert 'robustness: skipped: none of imagenet-a' in printed
     assert '0 task runs done, 3 skipped' in printed
+
+
+def test_demo_refuses_toy_data_of_an_older_version_in_one_line(tmp_path, capsys):
+    data = tmp_path / 'demo' / 'data'
+    data.mkdir(parents=True)
+    (data / '.complete').write_text('')
+    assert main(['demo', '--quick', '--out', str(tmp_path / 'demo')]) == 2
+    expected = f'error: {data} holds the toy data of an older demo version: remove it or use another --out\n'
+    assert capsys.readouterr().err == expected

@@ -20,6 +20,7 @@ PRETRAIN_CONFIGS = {
     'siameseim': osp.join(REPO_ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py'),
     'mae': osp.join(REPO_ROOT, 'pretrain', 'configs', 'mae_vit-tiny-p16_1xb8-20e_toy.py'),
 }
+PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE'}
 DEMO_IMAGE_SIZE = 64
 
 
@@ -29,8 +30,14 @@ def make_demo_data(root: str, sizes: ToyWorldSizes = ToyWorldSizes(),
     marker = osp.join(root, '.complete')
     if osp.isfile(marker):
         with open(marker) as f:
-            log(f'[demo] toy data sets in {root}: already generated')
-            return json.load(f)
+            try:
+                data = json.load(f)
+            except ValueError:
+                data = {}
+        if 'subset_files' not in data:
+            raise ValueError(f'{root} holds the toy data of an older demo version: remove it or use another --out')
+        log(f'[demo] toy data sets in {root}: already generated')
+        return data
     log(f'[demo] generating the toy world in {root}: ImageNet (+A/R/Sketch/C), COCO, LVIS v1, ADE20k')
     data = make_toy_world(root, sizes, log=log)
     with open(marker + '.tmp', 'w') as f:
@@ -81,9 +88,6 @@ def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, b
     cfg.dump(config_path)
     _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
     return _last_checkpoint(work_dir)
-
-
-PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE'}
 
 
 # Sizes of the toy world: the default demo, and the shortened CI variant (--quick).
