@@ -6,7 +6,8 @@ mmdet's registries what mmdet 3.3 does not ship or ships wrong for the ViTDet re
 * models: ``LN2d`` (channels-first LayerNorm), ``SimpleFPN`` (neck), ``FederatedLoss`` (LVIS sigmoid CE);
 * datasets: ``CheckedCocoDataset`` / ``CheckedLVISV1Dataset`` (clear errors for bad dataset files) and the
   ``RepeatFactorSampler`` (LVIS repeat-factor sampling with stochastic rounding);
-* metrics: ``LVISEvalMetric`` (lvis API, APr/APc/APf, predictions held once);
+* metrics: ``CheckedCocoMetric`` (pycocotools values with no detections, clear label errors) and
+  ``LVISEvalMetric`` (lvis API, APr/APc/APf, predictions held once);
 * hooks: ``Fp16CompressionHook`` (DDP gradients all-reduced in fp16).
 """
 import siameseim  # noqa: F401  (compatibility fixes, siameseim.ViT)

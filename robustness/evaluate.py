@@ -145,8 +145,8 @@ def run_benchmarks(classifier: Config, data_root: str, run: Callable[[str, Confi
         if name == 'imagenet-c':
             c = results[name]
             log(f'[imagenet-c] {c["images"]} images, mCE {_fmt(c["mce"])}, 1 - mCE {_fmt(c["one_minus_mce"])}')
-            if c['missing_corruptions']:
-                log(f'[imagenet-c] corruptions missing, mCE not computed: {", ".join(c["missing_corruptions"])}')
+            if c.get('mce_gap'):
+                log(f'[imagenet-c] mCE not computed under {folder}: {c["mce_gap"]}')
         else:
             log(f'[{name}] {results[name]["images"]} images, top-1 {results[name]["top1"]:.2f}')
     return results
@@ -183,6 +183,8 @@ def results_markdown(results: dict) -> str:
                              f' | {_fmt(c["ce"].get(corruption))} | {_fmt(rel)} |')
         lines += ['', f'Convention: {c["convention"]}. Relative mCE uses the model\'s ImageNet val error and '
                       f'AlexNet\'s clean error 43.45 %.']
+        if c.get('mce_gap'):
+            lines += ['', f'mCE not computed: {c["mce_gap"]}.']
     transform = results.get('transform', {})
     lines += ['', f'Transforms: {transform.get("eval")}; ImageNet-C: {transform.get("imagenet_c")}; '
                   f'decode: {transform.get("decode")}.']

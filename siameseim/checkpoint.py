@@ -135,8 +135,11 @@ def _first_line(err: BaseException) -> str:
 def _load_error(path: str, err: Exception) -> CheckpointError:
     """Translate a ``torch.load`` failure into one line with the fix."""
     message = str(err)
+    # What the file tried to load or call, in each wording of torch's weights-only unpickler (2.4 to 2.14).
     refused = (re.search(r'Unsupported global: GLOBAL (\S+)', message)
-               or re.search(r"allowlisted via `add_safe_globals`, but got <class '([^']+)'>", message))
+               or re.search(r'unsupported GLOBAL (\S+) whose module', message)
+               or re.search(r'call reduce for unrecognized function (.+?)(?: which belongs to|$)', message, re.M)
+               or re.search(r"allowlisted via `add_safe_globals`,? but got <class '([^']+)'>", message))
     if refused:
         return CheckpointError(
             f'{path} holds arbitrary pickled objects ({refused.group(1)}), which safe loading refuses: pass '

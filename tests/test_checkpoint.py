@@ -1,5 +1,7 @@
 """siameseim.checkpoint: every format onto the backbone, position-table resizing, safe reading, errors, reports."""
 import datetime
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -445,3 +447,23 @@ def test_timm_beit_oracle_tables_differ_from_zero():
     model = timm_beit(0, shared=False)
     assert model.blocks[0].attn.relative_position_bias_table.abs().min() > 0
     assert model.blocks[0].attn.q_bias.abs().min() > 0
+
+
+class _Payload:
+    """Pickles as a call of ``function(*args)``: what a malicious checkpoint does."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+@pytest.mark.parametrize('function,name', [(os.system, r'posix\.system'), (eval, r'eval'),
+                                           (shutil.rmtree, r'shutil\.rmtree')])
+def test_malicious_pickle_refusal_names_what_the_file_tried_to_call(function, name, tmp_path):
+    path = tmp_path / 'payload.pth'
+    torch.save({'state_dict': {}, 'x': _Payload(function, 'echo unsafe')}, path)
+    with pytest.raises(CheckpointError, match=rf'arbitrary pickled objects \({name}\).*--trust-pickle') as error:
+        read_checkpoint(path)
+    assert '\n' not in str(error.value)

@@ -113,7 +113,8 @@ BAD_INPUTS = {
     'unknown-arch': (['--arch', 'vit-xl'], "unknown ViT arch 'vit-xl'"),
     'no-target-encoder': (['--target-encoder'], 'deit checkpoint has no target encoder'),
     'bad-option': (['--frobnicate'], 'unrecognized arguments: --frobnicate'),
-    'bad-img-size': (['--img-size', 'big'], "invalid int value: 'big'"),
+    'bad-img-size': (['--img-size', 'big'], "'big' is not an integer"),
+    'negative-img-size': (['--img-size', '-5'], '-5 is not a positive integer'),
 }
 
 
@@ -126,7 +127,8 @@ def test_bad_input_is_one_error_line_exit_2_and_no_output(kind, tmp_path, capsys
         source = tmp_path / 'nope.pth'
     elif kind == 'resnet':
         source = save(tmp_path, {'state_dict': timm.create_model('resnet18').state_dict()})
-    elif kind in ('arch-mismatch', 'unknown-arch', 'no-target-encoder', 'bad-option', 'bad-img-size'):
+    elif kind in ('arch-mismatch', 'unknown-arch', 'no-target-encoder', 'bad-option', 'bad-img-size',
+                  'negative-img-size'):
         source = save(tmp_path, CASES['deit']().checkpoint)
     else:
         source = write_bad_file(tmp_path, kind)

@@ -14,7 +14,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import detection  # noqa: F401
-from detection.metrics import LVISEvalMetric
+from siameseim.errors import InputError
+from detection.metrics import CheckedCocoMetric, LVISEvalMetric
 from detection.toy import COCO_CATEGORIES, LVIS_CATEGORIES, make_toy_coco, make_toy_lvis
 
 
@@ -141,3 +142,83 @@ def test_lvis_metric_caps_detections_per_image(lvis_root):
     image_id, bbox, segm = metric.results[0]
     kept = sorted(sample['pred_instances']['scores'].tolist(), reverse=True)[:2]
     assert [det['score'] for det in bbox] == kept and len(segm) == 2 and 'bbox' not in segm[0]
+
+
+def without_detections(samples):
+    """The samples with every prediction removed (a model that detects nothing)."""
+    empty = []
+    for sample in samples:
+        pred = sample['pred_instances']
+        empty.append(dict(sample, pred_instances={key: value[:0] for key, value in pred.items()}))
+    return empty
+
+
+def run_checked_coco_metric(ann_file, samples):
+    metric = CheckedCocoMetric(ann_file=ann_file, metric=['bbox', 'segm'])
+    metric.dataset_meta = dict(classes=[c['name'] for c in COCO_CATEGORIES])
+    metric.process({}, samples)
+    return metric.evaluate(len(samples))
+
+
+def test_checked_coco_metric_equals_cocometric(coco_root):
+    ann_file = osp.join(coco_root, 'annotations/instances_val2017.json')
+    samples = predictions(COCO(ann_file), [c['id'] for c in COCO_CATEGORIES], perfect=False)
+    assert run_checked_coco_metric(ann_file, copy.deepcopy(samples)) == run_coco_metric(ann_file, samples)
+
+
+def test_coco_metric_without_detections_reports_pycocotools_values(coco_root):
+    """pycocotools' loadRes fails on [], so the reference is COCOeval on a results object with no annotations."""
+    ann_file = osp.join(coco_root, 'annotations/instances_val2017.json')
+    gt = COCO(ann_file)
+    samples = without_detections(predictions(gt, [c['id'] for c in COCO_CATEGORIES], perfect=True))
+    metrics = run_checked_coco_metric(ann_file, samples)
+    empty = COCO()
+    empty.dataset = dict(images=gt.dataset['images'], categories=gt.dataset['categories'], annotations=[])
+    empty.createIndex()
+    for iou_type in ('bbox', 'segm'):
+        evaluator = COCOeval(gt, empty, iou_type)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+        for index, key in enumerate(('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')):
+            assert metrics[f'coco/{iou_type}_{key}'] == round(evaluator.stats[index], 3), key
+        assert metrics[f'coco/{iou_type}_mAP'] == 0.0
+    # The suite reads coco/bbox_mAP; a metric without the key (mmdet's CocoMetric here) crashed it.
+    from siameseim.suite.tasks import DetectionTask
+    assert DetectionTask('coco').metrics(metrics) == {'bbox_AP': 0.0, 'segm_AP': 0.0}
+    with pytest.raises(RuntimeError, match='the evaluation wrote no coco/bbox_mAP .*CheckedCocoMetric'):
+        DetectionTask('coco').metrics({})
+
+
+def test_lvis_metric_without_detections_reports_minus_one_for_groups_without_gt(lvis_root):
+    ann_file = osp.join(lvis_root, 'annotations/lvis_v1_val.json')
+    gt = LVIS(ann_file)
+    samples = without_detections(predictions(gt, gt.get_cat_ids(), perfect=True))
+    metrics = run_lvis_metric(ann_file, samples)
+    for iou_type in ('bbox', 'segm'):
+        # The toy val set has ground truth for the common and frequent classes, none for the rare one.
+        assert metrics[f'lvis/{iou_type}_APr'] == -1
+        assert metrics[f'lvis/{iou_type}_AP'] == metrics[f'lvis/{iou_type}_APc'] == 0.0
+        assert metrics[f'lvis/{iou_type}_APf'] == 0.0
+    from siameseim.suite.table import to_markdown
+    from siameseim.suite.tasks import DetectionTask
+    suite_metrics = DetectionTask('lvis').metrics(metrics)
+    assert suite_metrics == {'bbox_AP': 0.0, 'segm_AP': 0.0}
+    results = {'checkpoints': {'ckpt': {'tasks': {'lvis': {'status': 'done', 'metrics': suite_metrics}}}}}
+    row = next(line for line in to_markdown(results, include_paper=False).splitlines() if line.startswith('| ckpt'))
+    cells = [cell.strip() for cell in row.strip('|').split('|')]
+    header = [cell.strip() for cell in to_markdown(results).splitlines()[0].strip('|').split('|')]
+    assert cells[header.index('LVIS AP^box_r')] == '–' and cells[header.index('LVIS AP^box')] == '0.0'
+
+
+@pytest.mark.parametrize('kind', ['coco', 'lvis'])
+def test_label_past_the_categories_is_one_line(coco_root, lvis_root, kind):
+    if kind == 'coco':
+        ann_file = osp.join(coco_root, 'annotations/instances_val2017.json')
+        samples = predictions(COCO(ann_file), [c['id'] for c in COCO_CATEGORIES], perfect=True)
+    else:
+        ann_file = osp.join(lvis_root, 'annotations/lvis_v1_val.json')
+        samples = predictions(LVIS(ann_file), LVIS(ann_file).get_cat_ids(), perfect=True)
+    samples[0]['pred_instances']['labels'][0] = 3
+    with pytest.raises(InputError, match=r'predicted label 3 is past the 3 categories of .*val.*\.json: .*num_classes'):
+        (run_checked_coco_metric if kind == 'coco' else run_lvis_metric)(ann_file, samples)

@@ -151,6 +151,25 @@ def test_official_checkpoint_loads_in_full():
     assert 'target_encoder.pos_embed' in official_to_model_state_dict(official)
 
 
+def test_official_online_ln_checkpoint_loads_and_its_frozen_norm_is_checked():
+    """--online_ln checkpoints hold student_norm.weight/bias frozen at (1, 0) (official models_sim.py)."""
+    source = tiny_siameseim(online_ln=True)
+    official = official_state_dict(source)
+    official.update({'student_norm.weight': torch.ones(16), 'student_norm.bias': torch.zeros(16)})
+    model = SiameseIM(encoder=ENCODER, decoder_dim=16, decoder_num_heads=4, online_ln=True)
+    model.load_official_state_dict(official)
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    with pytest.raises(ValueError, match='trained with --online_ln.*online_ln=True'):
+        tiny_siameseim().load_official_state_dict(official)
+    trained = dict(official, **{'student_norm.bias': torch.full((16, ), 0.1)})
+    with pytest.raises(ValueError, match='student_norm.bias is not the frozen 0'):
+        model.load_official_state_dict(trained)
+    partial = {key: value for key, value in official.items() if key != 'student_norm.bias'}
+    with pytest.raises(ValueError, match='student_norm.bias is missing'):
+        model.load_official_state_dict(partial)
+
+
 def test_official_checkpoint_of_another_width_is_rejected():
     official = official_state_dict(tiny_siameseim())
     official['decoder_pred.weight'] = torch.zeros(16, 16)

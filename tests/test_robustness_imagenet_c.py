@@ -120,3 +120,70 @@ def test_generation_errors_are_one_line(tmp_path, capsys):
     assert 'cannot decode image' in capsys.readouterr().err
     assert make_imagenet_c.main([str(tmp_path / 'src'), str(tmp_path / 'out'), '--corruptions', 'blur']) == 1
     assert "unknown corruption(s) ['blur']" in capsys.readouterr().err
+
+
+# (pixel, severity) -> skimage's rgb2hsv / V + c / hsv2rgb, truncated to uint8 (the original brightness):
+# pixels where the closed form rgb * V'/V lands one level off after truncation.
+BRIGHTNESS_ORACLE = [((153, 25, 42), 1, (178, 29, 49)), ((69, 69, 69), 2, (120, 120, 120)),
+                     ((126, 36, 180), 3, (178, 51, 255)), ((93, 93, 93), 4, (195, 195, 195)),
+                     ((10, 136, 64), 5, (18, 255, 119))]
+
+
+@pytest.mark.parametrize('pixel,severity,expected', BRIGHTNESS_ORACLE)
+def test_brightness_is_bit_exact_to_the_original_hsv_round_trip(pixel, severity, expected):
+    image = np.full((2, 2, 3), pixel, dtype=np.uint8)
+    assert tuple(corrupt(image, 'brightness', severity)[0, 0]) == expected
+
+
+def test_brightness_equals_skimage_on_every_value():
+    color = pytest.importorskip('skimage.color')
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    image[:4] = image[:4, :, :1]  # greys (zero saturation, the hue set to 0)
+    image[4] = 0                  # black (V = 0)
+    for severity, c in zip(SEVERITIES, (.1, .2, .3, .4, .5)):
+        hsv = color.rgb2hsv(image / 255.)
+        hsv[:, :, 2] = np.clip(hsv[:, :, 2] + c, 0, 1)
+        assert np.array_equal(brightness(image, severity, None), np.clip(color.hsv2rgb(hsv), 0, 1) * 255)
+
+
+def test_snow_quantises_its_layer_like_the_original(image, monkeypatch):
+    """The original truncates the snow layer to an 8-bit PNG, blurs it with ImageMagick, gets 8 bits back.
+
+    With the blur replaced by a known function, snow equals the original's code path step by step."""
+    from scipy.ndimage import zoom as scizoom
+
+    from robustness.imagenet_c import corruptions
+
+    seen = []
+
+    def blur(layer, radius, sigma, angle):
+        seen.append(layer.copy())
+        return layer * 0.7 + 0.3
+
+    monkeypatch.setattr(corruptions, 'motion_blur_kernel_blur', blur)
+    severity, c = 3, (0.55, 0.3, 4, 0.9, 12, 8, 0.7)
+    ours = corruptions.snow(image, severity, np.random.RandomState(5))
+
+    rng = np.random.RandomState(5)
+    x = np.array(image, dtype=np.float32) / 255.
+    layer = rng.normal(size=x.shape[:2], loc=c[0], scale=c[1])[..., np.newaxis]
+    ch = int(np.ceil(224 / c[2]))
+    top = (224 - ch) // 2
+    layer = scizoom(layer[top:top + ch, top:top + ch], (c[2], c[2], 1), order=1)
+    trim = (layer.shape[0] - 224) // 2
+    layer = layer[trim:trim + 224, trim:trim + 224]
+    layer[layer < c[3]] = 0
+    png = (np.clip(layer.squeeze(), 0, 1) * 255).astype(np.uint8)
+    rng.uniform(-135, -45)
+    assert np.array_equal(seen[0], png)
+    magick = np.floor(png * 0.7 + 0.3 + 0.5).astype(np.uint8)  # ImageMagick's 8-bit output, rounded
+    layer = (magick / 255.)[..., np.newaxis]
+    x = c[6] * x + (1 - c[6]) * np.maximum(x, cv2_gray(x) * 1.5 + 0.5)
+    expected = np.clip(x + layer + np.rot90(layer, k=2), 0, 1) * 255
+    assert np.array_equal(ours, expected)
+
+
+def cv2_gray(x):
+    import cv2
+    return cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).reshape(x.shape[0], x.shape[1], 1)

@@ -183,3 +183,76 @@ def test_imagenet_c_metric_groups_by_corruption_and_severity():
                                                 and (row[0]['corruption'], row[0]['severity']) != ('snow', 5)])], 2)
     assert partial['mce'] is None and partial['relative_ce'] is None and partial['incomplete'] == ['snow']
     assert partial['missing_corruptions'] == ['fog'] and 'snow' not in partial['ce']
+
+
+def test_mce_gap_names_each_missing_corruption_and_severity():
+    errors = {c: {s: 0.5 for s in SEVERITIES} for c in CORRUPTIONS if c != 'fog'}
+    assert summarize_imagenet_c(errors)['mce_gap'] == 'mCE needs all 15 corruptions with severities 1-5: fog is missing'
+    del errors['snow'][3], errors['frost'][1], errors['frost'][5]
+    summary = summarize_imagenet_c(errors)
+    assert summary['mce'] is None and summary['one_minus_mce'] is None
+    assert summary['mce_gap'].endswith('snow lacks severity 3; frost lacks severities 1, 5; fog is missing')
+    errors['fog'] = {s: 0.5 for s in SEVERITIES}
+    errors['snow'][3] = errors['frost'][1] = errors['frost'][5] = 0.5
+    complete = summarize_imagenet_c(errors)
+    assert complete['mce_gap'] is None and complete['mce'] is not None
+
+
+def test_imagenet_c_tree_missing_one_severity_says_why_in_the_log_and_the_tables(tmp_path, monkeypatch):
+    """A tree without snow/3: mCE stays empty and the reason is in the metric, the log, results.md and the
+    suite table (as a note of the robustness task)."""
+    import os.path as osp
+    import shutil
+
+    from robustness import evaluate
+    from robustness.toy import make_toy_benchmarks
+    from siameseim.suite.runner import SuiteCheckpoint, SuiteContext, run_suite
+    from siameseim.suite.table import to_markdown
+    from siameseim.suite.tasks import RobustnessTask
+
+    sets = make_toy_benchmarks(str(tmp_path / 'data'), per_class=1, size=16, corruption_size=16)
+    shutil.rmtree(f"{sets['imagenet-c']}/snow/3")
+    rows = [(dict(corruption=c, severity=s), dict(logits=torch.zeros(1000), label=1))
+            for c in CORRUPTIONS for s in SEVERITIES if (c, s) != ('snow', 3)]
+    metrics = collected(ImageNetCMetric, [zip(*rows)], 1)
+    reason = 'mCE needs all 15 corruptions with severities 1-5: snow lacks severity 3'
+    assert metrics['mce'] is None and metrics['mce_gap'] == reason
+
+    classifier = evaluate.classifier_config(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                                                     'robustness', 'configs', 'vit-tiny_ft-4e_toy.py'))
+    lines = []
+    results = evaluate.run_benchmarks(classifier, str(tmp_path / 'data'),
+                                      lambda name, cfg: {f'{name}/{key}': value for key, value in metrics.items()},
+                                      sets=('imagenet-c', ), crop_size=16, resize=18, log=lines.append)
+    assert any(line.endswith(reason) for line in lines)
+    assert f'mCE not computed: {reason}.' in evaluate.results_markdown(results)
+
+    monkeypatch.setattr(evaluate, 'classifier_config', lambda *args, **kwargs: classifier)
+    monkeypatch.setattr(evaluate, 'run_benchmarks', lambda *args, **kwargs: results)
+    task = RobustnessTask()
+    task.missing_data = lambda ctx: None
+    suite_log = []
+    ctx = SuiteContext(out_dir=str(tmp_path / 'suite'), data_root=str(tmp_path / 'data'), log=suite_log.append)
+    outcome = run_suite([SuiteCheckpoint('ckpt', None)], [_Finished(), task], ctx)
+    stored = outcome['checkpoints']['ckpt']['tasks']['robustness']
+    assert 'one_minus_mce' not in stored['metrics'] and stored['notes']['one_minus_mce'] == reason
+    assert any(line.endswith(f'no one_minus_mce: {reason}') for line in suite_log)
+    table = to_markdown(outcome, include_paper=False)
+    assert f'* ckpt / 1 − mCE: {reason}' in table
+    row = next(line for line in table.splitlines() if line.startswith('| ckpt'))
+    assert row.rstrip(' |').endswith('–')
+
+
+class _Finished:
+    """A fine-tuning task that leaves what the robustness task reads: a checkpoint pointer in its work dir."""
+
+    name = 'finetune'
+    requires = ()
+
+    def missing_data(self, ctx):
+        return None
+
+    def run(self, checkpoint, work_dir, ctx, previous):
+        with open(f'{work_dir}/last_checkpoint', 'w') as f:
+            f.write('epoch_1.pth')
+        return {}

@@ -47,8 +47,9 @@ def test_bench_reports_bad_arguments_in_one_line(tmp_path, capsys):
 
 
 def test_bench_skips_tasks_without_data(tmp_path, capsys):
+    (tmp_path / 'nodata').mkdir()
     assert main(['bench', '--checkpoint', 'base=random', '--tasks', 'coco', 'ade20k', 'robustness',
-                 '--data-root', str(tmp_path / 'nodata'), '--out', str(tmp_path / 'out')]) == 0
+                 '--data-root', str(tmp_path / 'nodata'), '--out', str(tmp_path / 'out')]) == 1  # nothing ran
     printed = capsys.readouterr().out
     assert 'coco: skipped: ' in printed and 'instances_train2017.json is missing' in printed
     assert 'robustness: skipped: none of imagenet-a' in printed

@@ -87,7 +87,7 @@ def test_cli_refuses_in_one_line(tmp_path, capsys):
     torch.save(changed, second)
     out = str(tmp_path / 'out')
     assert main(['bench', '--checkpoint', f'x={first}', '--tasks', 'coco', '--data-root', str(tmp_path),
-                 '--out', out]) == 0
+                 '--out', out]) == 1  # coco skipped (no data): recorded, exit 1
     assert main(['bench', '--checkpoint', f'x={second}', '--tasks', 'coco', '--data-root', str(tmp_path),
                  '--out', out]) == 2
     err = capsys.readouterr().err

@@ -28,16 +28,17 @@ import siameseim  # noqa: F401  (registers the suite and applies the compatibili
 from robustness.datasets import scan_wnid_folder
 from robustness.evaluate import benchmark_config, classifier_config
 from robustness.toy import toy_wnids
+from siameseim.cli_checks import positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data', help='<wnid>/<image> folder to read (default: synthetic 224x224 JPEGs)')
-    parser.add_argument('--num-images', type=int, default=2048, help='images per timed pass')
-    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--num-images', type=positive_int, default=2048, help='images per timed pass')
+    parser.add_argument('--batch-size', type=positive_int, default=256)
     parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1))
     parser.add_argument('--arch', default='vit-b', help='ViT size of the classifier in the loop')
-    parser.add_argument('--input-size', type=int, default=224)
+    parser.add_argument('--input-size', type=positive_int, default=224)
     parser.add_argument('--no-resize', action='store_true', help='centre crop only (ImageNet-C files)')
     parser.add_argument('--amp', action='store_true', help='fp16 autocast in the test loop')
     return parser.parse_args(argv)

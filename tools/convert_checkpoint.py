@@ -16,6 +16,8 @@ import tempfile
 import warnings
 from typing import Any, Dict, List, Mapping, NoReturn, Optional
 
+from siameseim.cli_checks import positive_int
+
 EXIT_ERROR = 2
 
 
@@ -35,13 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('output', help='converted checkpoint to write')
     parser.add_argument('--arch', help="backbone preset to validate against ('vit-b', 'large', ...); "
                         'inferred from the tensor shapes when omitted')
-    parser.add_argument('--num-heads', type=int, help='attention heads, for widths without a preset')
+    parser.add_argument('--num-heads', type=positive_int, help='attention heads, for widths without a preset')
     parser.add_argument('--keep-head', action='store_true', help='keep the classifier (fc_norm, head)')
     parser.add_argument('--target-encoder', action='store_true',
                         help='export the SiameseIM target encoder (mm_*) or the MoCo-v3 momentum encoder')
     parser.add_argument('--trust-pickle', action='store_true',
                         help='unpickle arbitrary objects (can run code): only for files you trust')
-    parser.add_argument('--img-size', type=int, help='resize position tables for this input size')
+    parser.add_argument('--img-size', type=positive_int, help='resize position tables for this input size')
     return parser
 
 

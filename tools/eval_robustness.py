@@ -32,6 +32,7 @@ from robustness.datasets import CorruptImageError
 from robustness.evaluate import SETS, classifier_config, results_markdown, run_benchmarks
 from robustness.models import classifier_state_dict
 from siameseim.checkpoint import CheckpointError, read_checkpoint
+from siameseim.cli_checks import positive_int
 from siameseim.distributed import setup_cpu_distributed
 from siameseim.registry import MODELS
 
@@ -49,9 +50,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sets', nargs='+', default=list(SETS), choices=SETS, help='benchmarks to run')
     parser.add_argument('--decode', default='cpu', choices=('cpu', 'gpu'),
                         help='JPEG decoding: loader worker CPUs, or nvJPEG in the data preprocessor')
-    parser.add_argument('--batch-size', type=int, default=256, help='images per process and step')
+    parser.add_argument('--batch-size', type=positive_int, default=256, help='images per process and step')
     parser.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1), help='loader workers per process')
-    parser.add_argument('--input-size', type=int, default=224, help='centre crop (resize is 256/224 of it)')
+    parser.add_argument('--input-size', type=positive_int, default=224, help='centre crop (resize is 256/224 of it)')
     parser.add_argument('--imagenet-c-resize', action='store_true',
                         help='resize ImageNet-C images like val (AugMix variant) instead of scoring them as they are')
     parser.add_argument('--amp', action='store_true', help='fp16 autocast in the test loop')

@@ -11,13 +11,16 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
+from robustness.cli import error_line
 from siameseim.checkpoint import CheckpointError
+from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, writable_file, writable_folder
 from siameseim.distributed import setup_cpu_distributed
+from siameseim.errors import InputError
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -26,7 +29,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint of a run of this config')
     parser.add_argument('--work-dir', help='where logs go (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='also write the metrics to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config entries, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -37,28 +40,38 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     for path, what in ((args.config, 'config file'), (args.checkpoint, 'checkpoint')):
+        if osp.isdir(path):
+            print(f'error: {what} {path} is a directory, not a file: give the file inside it', file=sys.stderr)
+            return 2
         if not osp.isfile(path):
             print(f'error: {what} {path} does not exist', file=sys.stderr)
             return 2
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-    setup_cpu_distributed(cfg, args.launcher)
     try:
+        cfg = Config.fromfile(args.config)
+        check_cfg_options(cfg, args.cfg_options)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        cfg.launcher = args.launcher
+        cfg.work_dir = writable_folder(args.work_dir or cfg.get('work_dir') or osp.join(
+            'work_dirs', osp.splitext(osp.basename(args.config))[0]), '--work-dir')
+        if args.out:
+            writable_file(args.out, '--out')
+        cfg.load_from = args.checkpoint
+        cfg.resume = False
+        setup_cpu_distributed(cfg, args.launcher)
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
+    except InputError as err:  # also when re-raised from a data-loader worker
+        print(f'error: {error_line(err)}', file=sys.stderr)
+        return 2
     except (CheckpointError, FileNotFoundError) as err:  # a checkpoint that does not fit, absent data: one line
         print(f'error: {err}', file=sys.stderr)
         return 1
-    if args.out and is_main_process():  # every rank holds the same metrics; one writes them
-        with open(args.out, 'w') as f:
+    if args.out and is_main_process():  # every rank holds the same metrics; one writes them (temp + rename)
+        with open(f'{args.out}.{os.getpid()}.tmp', 'w') as f:
             json.dump({key: float(value) if isinstance(value, (int, float)) else value
                        for key, value in metrics.items()}, f, indent=2, default=str)
+        os.replace(f.name, args.out)
         runner.logger.info(f'metrics written to {args.out}')
     runner.logger.info('test finished: ' + ', '.join(f'{key}={value}' for key, value in metrics.items()
                                                     if isinstance(value, (int, float))))

@@ -13,11 +13,14 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
+from robustness.cli import error_line
+from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, check_schedule, writable_folder
 from siameseim.distributed import setup_cpu_distributed
+from siameseim.errors import InputError
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -28,7 +31,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument('--resume', metavar='CHECKPOINT', help='resume from this checkpoint')
     resume.add_argument('--no-resume', action='store_true', help='start over even if the work dir has checkpoints')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config entries, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -42,13 +45,16 @@ def build_config(args: argparse.Namespace) -> Config:
         raise SystemExit(f'error: config file {args.config} does not exist: pass a path like '
                          f'pretrain/configs/siameseim_vit-tiny-p16_1xb8-20e_toy.py')
     cfg = Config.fromfile(args.config)
+    check_cfg_options(cfg, args.cfg_options)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    check_schedule(cfg)
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    writable_folder(cfg.work_dir, '--work-dir')
     if args.amp and cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -63,10 +69,14 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    cfg = build_config(args)
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        cfg = build_config(args)
+        setup_cpu_distributed(cfg, args.launcher)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+    except InputError as err:  # also when re-raised from a data-loader worker
+        print(f'error: {error_line(err)}', file=sys.stderr)
+        return 2
     runner.logger.info(f'training finished: {runner.iter} iterations, logs and checkpoints in {cfg.work_dir}')
     return 0
 

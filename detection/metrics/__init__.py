@@ -1,4 +1,5 @@
-"""Evaluation metrics of the detection task (COCO uses mmdet's ``CocoMetric`` directly)."""
+"""Evaluation metrics of the detection task: COCO through mmdet's ``CocoMetric``, LVIS through the lvis API."""
+from .coco_metric import CheckedCocoMetric
 from .lvis_metric import LVISEvalMetric
 
-__all__ = ['LVISEvalMetric']
+__all__ = ['CheckedCocoMetric', 'LVISEvalMetric']

@@ -3,22 +3,34 @@
 mmdet's ``LVISMetric`` keeps the predictions, dumps them to a json and reads that json back (two copies in
 memory), and leaves the box in the mask results, so mask APs/APm/APl use box areas. Here each image's
 predictions are converted once to the lvis result format, capped at ``max_dets``, and handed to the API as
-lists; mask results carry no box, as in detectron2.
+lists; mask results carry no box, as in detectron2. With no detections at all (``LVISResults`` would index the
+first one) an empty result set is evaluated, so groups with ground truth report 0 and groups without -1, as
+the lvis API does; a predicted label past the file's categories fails in one line.
 """
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pycocotools.mask as mask_util
-from lvis import LVISEval, LVISResults
+from lvis import LVIS, LVISEval, LVISResults
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import get_local_path
 from mmengine.logging import print_log
 from mmdet.registry import METRICS
 
 from ..datasets.lvis import CheckedLVIS
+from .coco_metric import check_labels
 
 LVIS_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
 IOU_TYPES = ('bbox', 'segm')
+
+
+def empty_results(gt: LVIS) -> LVISResults:
+    """The lvis results object of no detections: ``gt``'s images and categories without annotations."""
+    results = LVISResults.__new__(LVISResults)
+    results.logger = gt.logger
+    results.dataset = dict(gt.dataset, annotations=[])
+    results._create_index()
+    return results
 
 
 def encode_mask(mask: np.ndarray) -> dict:
@@ -55,6 +67,7 @@ class LVISEvalMetric(BaseMetric):
         if unknown:
             raise ValueError(f'LVISEvalMetric metric {unknown} not supported: use {list(IOU_TYPES)}')
         self.max_dets = max_dets
+        self.ann_file = ann_file
         with get_local_path(ann_file, backend_args=backend_args) as local_path:
             self.lvis_api = CheckedLVIS(local_path)
         self.cat_ids = self.lvis_api.get_cat_ids()
@@ -67,6 +80,7 @@ class LVISEvalMetric(BaseMetric):
             keep = np.argsort(-scores, kind='stable')[:self.max_dets]
             bboxes = pred['bboxes'].cpu().numpy()[keep]
             labels = pred['labels'].cpu().numpy()[keep]
+            check_labels(labels, len(self.cat_ids), self.ann_file)
             scores = scores[keep]
             image_id = sample['img_id']
             bbox_results: List[dict] = []
@@ -88,11 +102,12 @@ class LVISEvalMetric(BaseMetric):
         for iou_type in self.metrics:
             position = 1 + IOU_TYPES.index(iou_type)
             detections = [det for image in results for det in image[position]]
-            if not detections:
-                print_log(f'LVISEvalMetric: no {iou_type} detections, every AP is 0', logger='current')
-                metrics.update({f'{iou_type}_{key}': 0.0 for key in LVIS_KEYS})
-                continue
-            lvis_dt = LVISResults(self.lvis_api, detections, max_dets=self.max_dets)
+            if detections:
+                lvis_dt = LVISResults(self.lvis_api, detections, max_dets=self.max_dets)
+            else:
+                print_log(f'LVISEvalMetric: no {iou_type} detections: AP 0 where there is ground truth, -1 where '
+                          f'there is none', logger='current')
+                lvis_dt = empty_results(self.lvis_api)
             lvis_eval = LVISEval(self.lvis_api, lvis_dt, iou_type)
             lvis_eval.params.img_ids = image_ids
             lvis_eval.run()

@@ -35,6 +35,8 @@ OFFICIAL_PREFIXES: Tuple[Tuple[str, str], ...] = (
     ('cls_token', 'encoder.cls_token'),
     ('pos_embed', 'encoder.pos_embed'),
 )
+# The official ``--online_ln`` LayerNorm on the predictions; its affine is frozen at (1, 0).
+STUDENT_NORM_KEYS: Tuple[str, str] = ('student_norm.weight', 'student_norm.bias')
 
 
 def official_to_model_state_dict(official: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -211,10 +213,37 @@ class SiameseIM(BaseModel):
         return dict(loss=self.loss_fn(pred, target))
 
     def load_official_state_dict(self, official: Dict[str, torch.Tensor]) -> None:
-        """Load an official SiameseIM pretraining state dict in full (online, projector, predictor, target)."""
+        """Load an official SiameseIM pretraining state dict in full (online, projector, predictor, target).
+
+        A checkpoint trained with ``--online_ln`` also holds ``student_norm.weight/bias``: the official
+        LayerNorm's affine is frozen at (1, 0), so they carry no information and are checked, not loaded (this
+        model's online LayerNorm has no affine); they require ``online_ln=True``.
+        """
+        official = dict(official)
+        self._check_student_norm({key: official.pop(key) for key in STUDENT_NORM_KEYS if key in official})
         renamed = official_to_model_state_dict(official)
         missing, unexpected = self.load_state_dict(renamed, strict=False)
         if missing or unexpected:
             raise ValueError(f'official SiameseIM checkpoint does not match this model: missing {missing[:5]}, '
                              f'unexpected {unexpected[:5]}: build the model with the checkpoint\'s arch '
                              f'and decoder width')
+
+    def _check_student_norm(self, norm: Dict[str, torch.Tensor]) -> None:
+        """Raise one line unless ``norm`` is empty or the official frozen (1, 0) affine of width ``decoder_dim``."""
+        if not norm:
+            return
+        if not self.loss_fn.online_ln:
+            raise ValueError('official SiameseIM checkpoint was trained with --online_ln (it holds '
+                             'student_norm.weight/bias): build the model with online_ln=True')
+        absent = [key for key in STUDENT_NORM_KEYS if key not in norm]
+        if absent:
+            raise ValueError(f'official SiameseIM checkpoint holds only part of student_norm ({absent[0]} is '
+                             f'missing): the file is incomplete, re-export it')
+        for key, identity in zip(STUDENT_NORM_KEYS, (1.0, 0.0)):
+            value = norm[key]
+            if tuple(value.shape) != (self.decoder_dim, ):
+                raise ValueError(f'official SiameseIM checkpoint {key} has shape {tuple(value.shape)}, this model '
+                                 f'({self.decoder_dim}, ): build the model with the checkpoint\'s decoder width')
+            if not torch.all(value == identity):
+                raise ValueError(f'official SiameseIM checkpoint {key} is not the frozen {identity:g} of the official '
+                                 f'--online_ln LayerNorm: its affine was trained, which this model cannot represent')

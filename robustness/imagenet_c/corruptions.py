@@ -9,12 +9,16 @@ Differences from the original code (which needs Wand/ImageMagick, scikit-image a
 
 * scikit-image is not used. ``skimage.filters.gaussian`` → ``scipy.ndimage.gaussian_filter`` with the same
   sigma, mode and truncation (identical up to float rounding); ``random_noise('s&p')`` → the same per-element
-  draw (flip with probability ``amount``, salt or pepper with 1/2 each); the RGB→HSV→RGB round trip of
-  ``brightness`` → the equivalent closed form ``rgb · V'/V`` (``V' = min(V + c, 1)``, grey ``V'`` where V = 0).
+  draw (flip with probability ``amount``, salt or pepper with 1/2 each); ``skimage.color.rgb2hsv`` /
+  ``hsv2rgb`` of ``brightness`` → the same float64 operations in the same order (:func:`rgb_to_hsv`,
+  :func:`hsv_to_rgb`), so ``brightness`` is bit-exact.
 * ``motion_blur`` and the snow layer of ``snow``: ImageMagick's ``-motion-blur radius×sigma+angle`` is
   replaced by the re-implementation of the ``imagecorruptions`` package (``2·radius+1`` copies shifted along
-  the angle with edge replication, weighted by a one-sided Gaussian of ``sigma``); the result is not
-  quantised to uint8 in between. Visually close, numerically different (downstream.md §4.6).
+  the angle with edge replication, weighted by a one-sided Gaussian of ``sigma``): visually close,
+  numerically different, since ImageMagick's kernel is not reproducible without it. Everything around the
+  blur is the original's: ``snow`` truncates its layer to uint8 before the blur (the original writes it as an
+  8-bit PNG) and rounds the blurred layer to 8 bits (ImageMagick returns an 8-bit image), and
+  ``motion_blur`` rounds to 8 bits as well.
 * ``frost``: the original blends a random 224² crop of one of the first five of six frost photographs shipped
   with its code. Pass ``frost_textures=DIR`` (files ``frost1.png … frost6.jpg``) to do exactly that; without
   them a frost texture is synthesised (plasma-fractal haze plus random ice needles), which differs in
@@ -172,10 +176,15 @@ def glass_blur(x: np.ndarray, severity: int, rng: Rng) -> np.ndarray:
     return np.clip(_gaussian(x / 255., sigma), 0, 1) * 255
 
 
+def to_8_bits(x: np.ndarray) -> np.ndarray:
+    """``x`` in [0, 255] rounded to the nearest uint8, as ImageMagick exports an 8-bit image."""
+    return np.floor(np.clip(x, 0, 255) + 0.5).astype(np.uint8)
+
+
 def motion_blur(x: np.ndarray, severity: int, rng: Rng) -> np.ndarray:
     radius, sigma = [(10, 3), (15, 5), (15, 8), (15, 12), (20, 15)][severity - 1]
     x = motion_blur_kernel_blur(np.asarray(x, dtype=np.float32), radius, sigma, rng.uniform(-45, 45))
-    return np.clip(x, 0, 255)
+    return to_8_bits(x).astype(np.float64)
 
 
 def zoom_blur(x: np.ndarray, severity: int, rng: Rng) -> np.ndarray:
@@ -196,8 +205,9 @@ def snow(x: np.ndarray, severity: int, rng: Rng) -> np.ndarray:
     layer = rng.normal(size=(h, w), loc=c[0], scale=c[1])
     layer = clipped_zoom(layer[..., np.newaxis], c[2])
     layer[layer < c[3]] = 0
-    layer = np.clip(layer.squeeze(-1), 0, 1).astype(np.float32)
-    layer = motion_blur_kernel_blur(layer, c[4], c[5], rng.uniform(-135, -45))[..., np.newaxis]
+    layer = (np.clip(layer.squeeze(-1), 0, 1) * 255).astype(np.uint8)  # the original's 8-bit PNG
+    layer = motion_blur_kernel_blur(layer.astype(np.float32), c[4], c[5], rng.uniform(-135, -45))
+    layer = (to_8_bits(layer) / 255.)[..., np.newaxis]
     grey = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).reshape(h, w, 1)
     x = c[6] * x + (1 - c[6]) * np.maximum(x, grey * 1.5 + 0.5)
     return np.clip(x + layer + np.rot90(layer, k=2), 0, 1) * 255
@@ -250,14 +260,44 @@ def fog(x: np.ndarray, severity: int, rng: Rng) -> np.ndarray:
     return np.clip(x * max_val / (max_val + c[0]), 0, 1) * 255
 
 
+def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
+    """``skimage.color.rgb2hsv`` of a float ``[..., 3]`` image: the same operations, so the same bits."""
+    out = np.empty_like(rgb)
+    value = rgb.max(-1)
+    delta = np.ptp(rgb, axis=-1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        saturation = delta / value
+        saturation[delta == 0.0] = 0.0
+        for channel, offset in enumerate((0.0, 2.0, 4.0)):  # red, green, blue is the max; later ones win
+            idx = rgb[..., channel] == value
+            a, b = rgb[idx, (channel + 1) % 3], rgb[idx, (channel + 2) % 3]
+            ratio = (a - b) / delta[idx]
+            out[idx, 0] = offset + ratio if channel else ratio
+        hue = (out[..., 0] / 6.0) % 1.0
+        hue[delta == 0.0] = 0.0
+    out[..., 0], out[..., 1], out[..., 2] = hue, saturation, value
+    out[np.isnan(out)] = 0
+    return out
+
+
+def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    """``skimage.color.hsv2rgb`` of a float ``[..., 3]`` image: the same operations, so the same bits."""
+    hi = np.floor(hsv[..., 0] * 6)
+    f = hsv[..., 0] * 6 - hi
+    p = hsv[..., 2] * (1 - hsv[..., 1])
+    q = hsv[..., 2] * (1 - f * hsv[..., 1])
+    t = hsv[..., 2] * (1 - (1 - f) * hsv[..., 1])
+    v = hsv[..., 2]
+    hi = np.stack([hi, hi, hi], axis=-1).astype(np.uint8) % 6
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    return np.choose(hi, np.stack([np.stack(choice, axis=-1) for choice in choices]))
+
+
 def brightness(x: np.ndarray, severity: int, rng: Rng) -> np.ndarray:
     c = [.1, .2, .3, .4, .5][severity - 1]
-    x = np.asarray(x) / 255.
-    value = x.max(axis=-1, keepdims=True)
-    new_value = np.clip(value + c, 0, 1)
-    scaled = np.divide(x * new_value, value, out=np.zeros_like(x), where=value > 0)
-    out = np.where(value > 0, scaled, new_value)
-    return np.clip(out, 0, 1) * 255
+    x = rgb_to_hsv(np.asarray(x) / 255.)
+    x[:, :, 2] = np.clip(x[:, :, 2] + c, 0, 1)
+    return np.clip(hsv_to_rgb(x), 0, 1) * 255
 
 
 def contrast(x: np.ndarray, severity: int, rng: Rng) -> np.ndarray:

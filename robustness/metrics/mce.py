@@ -39,12 +39,28 @@ def corruption_errors(errors: Mapping[str, Mapping[int, float]]) -> Dict[str, fl
     return result
 
 
+def mce_gap(errors: Mapping[str, Mapping[int, float]]) -> Optional[str]:
+    """Why mCE cannot be computed from ``errors`` (the corruptions and severities absent), or None."""
+    gaps = []
+    for corruption in CORRUPTIONS:
+        absent = [str(s) for s in SEVERITIES if s not in errors.get(corruption, {})]
+        if corruption not in errors:
+            gaps.append(f'{corruption} is missing')
+        elif absent:
+            gaps.append(f'{corruption} lacks severit{"y" if len(absent) == 1 else "ies"} {", ".join(absent)}')
+    if not gaps:
+        return None
+    return (f'mCE needs all {len(CORRUPTIONS)} corruptions with severities 1-{len(SEVERITIES)}: '
+            + '; '.join(gaps))
+
+
 def summarize_imagenet_c(errors: Mapping[str, Mapping[int, float]],
                          clean_error: Optional[float] = None) -> dict:
     """Per-corruption CE and relative CE, and mCE / relative mCE / 100 − mCE (percent) when all 15 exist.
 
     ``errors[c][s]`` are fractions; corruptions without all 5 severities are listed in ``incomplete`` and left
-    out of every mean. Relative values need the model's ``clean_error`` (fraction) on ImageNet val.
+    out of every mean; ``mce_gap`` then says why mCE is empty. Relative values need the model's
+    ``clean_error`` (fraction) on ImageNet val.
     """
     complete = {c: by_s for c, by_s in errors.items() if all(s in by_s for s in SEVERITIES)}
     ce = corruption_errors(complete)
@@ -52,7 +68,7 @@ def summarize_imagenet_c(errors: Mapping[str, Mapping[int, float]],
         errors={c: {str(s): 100.0 * e for s, e in sorted(by_s.items())} for c, by_s in errors.items()},
         ce={c: 100.0 * ce[c] for c in CORRUPTIONS if c in ce},
         incomplete=sorted(set(errors) - set(complete)),
-        mce=None, one_minus_mce=None, relative_mce=None, relative_ce=None,
+        mce=None, one_minus_mce=None, relative_mce=None, relative_ce=None, mce_gap=mce_gap(errors),
         convention='mCE normalised by AlexNet (100 = AlexNet, lower is better); the SiameseIM table reports '
                    '"1 - mCE" = 100 - mCE (higher is better)')
     if clean_error is not None:

@@ -4,7 +4,8 @@
         --tasks finetune coco ade20k robustness --data-root data --out work_dirs/suite --baseline mae
     python -m siameseim demo            # toy world + tiny SiameseIM and MAE pretraining + every task, on a CPU
 
-Writes ``results.json`` (resumable state), ``results.csv``, ``results.md`` and ``results.png`` to ``--out``.
+Writes ``results.json`` (resumable state), ``results.csv``, ``results.md`` and ``results.png`` to ``--out``;
+one run at a time per ``--out`` (``suite.lock``, see :mod:`siameseim.suite.lock`).
 """
 import argparse
 import os.path as osp
@@ -14,9 +15,11 @@ from typing import List, Optional
 
 import torch
 
+from ..cli_checks import positive_int, writable_folder
 from .charts import plot_results
+from .lock import SuiteLockedError, output_lock
 from .provenance import provenance_footer
-from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite
+from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite, write_atomic
 from .table import to_csv, to_markdown
 from .tasks import TASK_NAMES, build_tasks
 
@@ -28,10 +31,8 @@ def _log(line: str) -> None:
 def write_report(results: dict, out_dir: str, baseline: Optional[str]) -> str:
     """``results.md``, ``results.csv`` and ``results.png`` next to ``results.json``; returns the Markdown."""
     markdown = to_markdown(results, baseline=baseline)
-    with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(markdown + provenance_footer(results))
-    with open(osp.join(out_dir, 'results.csv'), 'w') as f:
-        f.write(to_csv(results))
+    write_atomic(osp.join(out_dir, 'results.md'), markdown + provenance_footer(results))
+    write_atomic(osp.join(out_dir, 'results.csv'), to_csv(results))
     plot_results(results, out_dir)
     return markdown
 
@@ -46,9 +47,12 @@ def _summary(results: dict, out_dir: str, markdown: str, start: float) -> None:
 
 
 def _exit_status(results: dict) -> int:
-    """1 when any task run failed (the table is still written), else 0."""
-    return int(any(task['status'] == 'failed' for entry in results['checkpoints'].values()
-                   for task in entry['tasks'].values()))
+    """1 when any task run failed or none produced a result (all skipped; the table is still written), else 0."""
+    states = [task['status'] for entry in results['checkpoints'].values() for task in entry['tasks'].values()]
+    if 'done' not in states:
+        _log('[suite] error: no task produced a result (every task was skipped, see the reasons above)')
+        return 1
+    return int('failed' in states)
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -59,6 +63,9 @@ def bench(args: argparse.Namespace) -> int:
                          f'(MoCo-v3, MAE, SiameseIM)')
     if args.launcher == 'slurm' and not args.partition:
         raise ValueError('--launcher slurm needs --partition')
+    if not osp.isdir(args.data_root):
+        raise FileNotFoundError(f'--data-root {args.data_root} is not a folder: point it at the data/ layout of '
+                                f'docs/data.md')
     ctx = SuiteContext(out_dir=args.out, data_root=args.data_root, launcher=args.launcher, gpus=args.gpus,
                        partition=args.partition, log=_log,
                        extra=dict(subset_file=args.subset_file, device=args.device))
@@ -98,16 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument('--baseline', help='row the deltas are computed against (a NAME or MAE, MoCo-v3, ...)')
     bench_parser.add_argument('--subset-file', help='few-shot training list (default: the shipped SimCLR 1 %% list)')
     bench_parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    bench_parser.add_argument('--gpus', type=int, default=1, help='GPUs per task with --launcher pytorch/slurm')
+    bench_parser.add_argument('--gpus', type=positive_int, default=1,
+                              help='GPUs per task with --launcher pytorch/slurm')
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
     bench_parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                               help='device of the feature-extraction tasks (few-shot, robustness)')
     demo_parser = commands.add_parser('demo', help='toy world + tiny SiameseIM and MAE + every task, on a CPU')
     demo_parser.add_argument('--out', default='work_dirs/demo')
     demo_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')
-    demo_parser.add_argument('--pretrain-iters', type=int,
+    demo_parser.add_argument('--pretrain-iters', type=positive_int,
                              help='pretraining iterations of each method (default 300, quick 40)')
-    demo_parser.add_argument('--batch-size', type=int, default=32, help='pretraining batch size')
+    demo_parser.add_argument('--batch-size', type=positive_int, default=32, help='pretraining batch size')
     demo_parser.add_argument('--tasks', nargs='+', default=list(TASK_NAMES), choices=TASK_NAMES)
     return parser
 
@@ -115,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return bench(args) if args.command == 'bench' else demo(args)
-    except (FileNotFoundError, ValueError) as err:
+        writable_folder(args.out, '--out')
+        with output_lock(args.out, log=_log):
+            return bench(args) if args.command == 'bench' else demo(args)
+    except (FileNotFoundError, ValueError, SuiteLockedError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

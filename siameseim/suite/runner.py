@@ -10,10 +10,12 @@ of its file; per task the config file (path + sha256), seeds, wall time, device,
 read from and the backbone's load report; per invocation (``runs``) date, code version, libraries and host.
 A name already recorded from another checkpoint file is refused before anything is written.
 """
+import contextlib
 import json
 import os
 import os.path as osp
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -46,13 +48,14 @@ class SuiteContext:
 
 @dataclass
 class TaskResult:
-    """What a task returns: its metrics (the mean where it ran several seeds) and how they were obtained.
+    """What a task returns: its metrics (the mean where it ran several seeds; a str is a note, as for
+    :meth:`Task.run`) and how they were obtained.
 
     ``runs`` holds each metric's value per seed (same order as ``seeds``) where there are several;
     ``configs`` are the config files the task wrote and ran (one per seed); ``metric_files`` the files its
     metrics were read from; ``load_report`` the summary of loading the checkpoint into the task's backbone.
     """
-    metrics: Dict[str, float]
+    metrics: Dict[str, Union[float, str, None]]
     runs: Dict[str, List[float]] = field(default_factory=dict)
     seeds: List[Optional[int]] = field(default_factory=list)
     configs: List[str] = field(default_factory=list)
@@ -71,9 +74,11 @@ class Task:
         return None
 
     def run(self, checkpoint: SuiteCheckpoint, work_dir: str, ctx: SuiteContext,
-            previous: Mapping[str, dict]) -> Union[TaskResult, Dict[str, float]]:
+            previous: Mapping[str, dict]) -> Union[TaskResult, Dict[str, Union[float, str, None]]]:
         """Run the task and return its metrics (or a :class:`TaskResult`); ``previous`` holds this
-        checkpoint's finished tasks."""
+        checkpoint's finished tasks.
+
+        A metric that cannot be computed is ``None``, or a one-line reason (a note shown under the table)."""
         raise NotImplementedError
 
 
@@ -88,21 +93,34 @@ def load_results(out_dir: str) -> dict:
             raise ValueError(f'{path} is not valid JSON ({err}): move it away to start the suite over') from err
 
 
-def save_results(out_dir: str, results: Mapping) -> str:
-    """Write ``results.json`` atomically (temp file + rename), so an interrupt never leaves half a file."""
-    path = osp.join(out_dir, RESULTS_FILE)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, path)
+def write_atomic(path: str, text: str) -> str:
+    """Write ``text`` to ``path`` through a uniquely named temp file and a rename: a reader (or an interrupt)
+    never sees half a file, and two writers never share a temp file."""
+    tmp = f'{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp'
+    try:
+        with open(tmp, 'x') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
     return path
 
 
+def save_results(out_dir: str, results: Mapping) -> str:
+    """Write ``results.json`` atomically, so an interrupt never leaves half a file."""
+    return write_atomic(osp.join(out_dir, RESULTS_FILE), json.dumps(results, indent=2))
+
+
 def _task_record(result: TaskResult, work_dir: str, seconds: float, device: str, run: int) -> dict:
-    """The ``results.json`` entry of a finished task."""
-    metrics = {key: float(value) for key, value in result.metrics.items() if value is not None}
+    """The ``results.json`` entry of a finished task (string metrics become ``notes``, None ones are left out)."""
+    notes = {key: value for key, value in result.metrics.items() if isinstance(value, str)}
+    metrics = {key: float(value) for key, value in result.metrics.items() if value is not None and key not in notes}
     record = {'status': 'done', 'metrics': metrics, 'work_dir': work_dir, 'seconds': round(seconds, 1),
               'run': run, 'device': device, 'seeds': list(result.seeds)}
+    if notes:
+        record['notes'] = notes
     if result.runs:
         record['runs'] = {key: [float(value) for value in values] for key, values in result.runs.items()}
     if result.configs:
@@ -173,6 +191,8 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
         result = result if isinstance(result, TaskResult) else TaskResult(metrics=dict(result))
         record = _task_record(result, work_dir, time.time() - start, device, run)
         entry['tasks'][task.name] = record
+        for key, note in record.get('notes', {}).items():
+            ctx.log(f'{prefix}: no {key}: {note}')
         save_results(ctx.out_dir, results)
         ctx.log(f'{prefix}: done in {time.time() - start:.0f} s: '
                 + ', '.join(f'{key} {value:.2f}' for key, value in record['metrics'].items()))

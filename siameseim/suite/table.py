@@ -60,6 +60,17 @@ def _cell(value: Optional[float], baseline: Optional[float], spread: Optional[Tu
     return f'{text} ({value - baseline:+.1f})'
 
 
+def empty_cell_notes(results: Mapping) -> List[str]:
+    """``'<checkpoint> / <column>: <reason>'`` for each cell a task left empty with a reason (``notes``)."""
+    lines = []
+    for name, entry in results.get('checkpoints', {}).items():
+        for column in COLUMNS:
+            note = entry.get('tasks', {}).get(column.task, {}).get('notes', {}).get(column.metric)
+            if note:
+                lines.append(f'{name} / {column.header}: {note}')
+    return lines
+
+
 def to_markdown(results: Mapping, baseline: Optional[str] = None, include_paper: bool = True) -> str:
     """Markdown table; with ``baseline`` (a measured checkpoint or a paper row, e.g. ``'MAE'``) the measured
     cells show their difference to it."""
@@ -87,6 +98,9 @@ def to_markdown(results: Mapping, baseline: Optional[str] = None, include_paper:
         lines.append('')
         lines.append(f"mean ± std: sample standard deviation over {' or '.join(map(str, counts))} seeds "
                      f'(per-seed values in results.json).')
+    notes = empty_cell_notes(results)
+    if notes:
+        lines += ['', 'Empty cells:'] + [f'* {note}' for note in notes]
     return '\n'.join(lines) + '\n'
 
 

@@ -19,7 +19,7 @@ from mmengine.config import Config
 
 from ..models.vit import resolve_arch
 from .load_summary import backbone_load_summary
-from .runner import SuiteCheckpoint, SuiteContext, Task, TaskResult
+from .runner import SuiteCheckpoint, SuiteContext, Task, TaskResult, write_atomic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -106,11 +106,14 @@ def seed_dir(work_dir: str, seeds: Sequence[Optional[int]], seed: Optional[int])
     return path
 
 
-def aggregate(per_seed: Sequence[Mapping[str, float]]) -> Tuple[Dict[str, float], Dict[str, List[float]]]:
-    """Mean of every metric all seeds produced, and (with several seeds) each metric's per-seed values."""
-    keys = [key for key in per_seed[0] if all(key in values for values in per_seed)]
+def aggregate(per_seed: Sequence[Mapping[str, object]]) -> Tuple[Dict[str, object], Dict[str, List[float]]]:
+    """Mean of every number all seeds produced, and (with several seeds) each one's per-seed values; notes
+    (str) and None metrics are those of the first seed."""
+    keys = [key for key in per_seed[0]
+            if all(isinstance(values.get(key), (int, float)) for values in per_seed)]
     runs = {key: [float(values[key]) for values in per_seed] for key in keys}
-    means = {key: sum(values) / len(values) for key, values in runs.items()}
+    means = {key: value for key, value in per_seed[0].items() if value is None or isinstance(value, str)}
+    means.update({key: sum(values) / len(values) for key, values in runs.items()})
     return means, (runs if len(per_seed) > 1 else {})
 
 
@@ -137,8 +140,7 @@ class ConfigTask(Task):
             cfg.work_dir = run_dir
             if seed is not None:
                 cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
-            config_path = osp.join(run_dir, f'{checkpoint.name}_{self.name}.py')
-            cfg.dump(config_path)
+            config_path = write_atomic(osp.join(run_dir, f'{checkpoint.name}_{self.name}.py'), cfg.dump())
             _launch('train', [config_path, '--work-dir', run_dir], ctx, run_dir)
             metrics_path = osp.join(run_dir, 'test_metrics.json')
             _launch('test', [config_path, _last_checkpoint(run_dir), '--work-dir', run_dir, '--out', metrics_path],
@@ -241,9 +243,7 @@ class FewShotTask(Task):
                                    cache_dir=run_dir, device=ctx.extra.get('device', 'cpu'),
                                    num_workers=0 if demo else 8, **_eval_sizes(ctx))
             result['subset_file'] = subset_file
-            path = osp.join(run_dir, 'few_shot.json')
-            with open(path, 'w') as f:
-                json.dump(result, f, indent=2)
+            path = write_atomic(osp.join(run_dir, 'few_shot.json'), json.dumps(result, indent=2))
             per_seed.append({'top1': result['top1']})
             metric_files.append(path)
         metrics, runs = aggregate(per_seed)
@@ -290,10 +290,9 @@ class KnnTask(Task):
                                   for index in (torch.nonzero(train_y == label)[:, 0] for label in train_y.unique())])
             per_seed.append(knn_accuracy(train_x[keep], train_y[keep], val_x, val_y))
         metrics, runs = aggregate(per_seed)
-        path = osp.join(work_dir, 'knn.json')
-        with open(path, 'w') as f:
-            json.dump(dict(metrics=metrics, runs=runs, seeds=seeds, k=20, temperature=0.07,
-                           bank_fraction=self.bank_fraction if len(seeds) > 1 else 1.0), f, indent=2)
+        path = write_atomic(osp.join(work_dir, 'knn.json'),
+                            json.dumps(dict(metrics=metrics, runs=runs, seeds=seeds, k=20, temperature=0.07,
+                                            bank_fraction=self.bank_fraction if len(seeds) > 1 else 1.0), indent=2))
         return TaskResult(metrics, runs, seeds, [], [path], _feature_load_summary(checkpoint, ctx))
 
 
@@ -342,12 +341,16 @@ class DetectionTask(ConfigTask):
     def metrics(self, raw):
         prefix = 'coco' if self.name == 'coco' else 'lvis'
         suffix = 'mAP' if self.name == 'coco' else 'AP'
-        metrics = {f'{kind}_AP': 100.0 * raw[f'{prefix}/{kind}_{suffix}'] for kind in ('bbox', 'segm')}
+        keys = {f'{kind}_AP': f'{prefix}/{kind}_{suffix}' for kind in ('bbox', 'segm')}
         if self.name == 'lvis':
-            # The lvis API reports -1 for a frequency group without ground truth: no value, not -100.
-            metrics.update({f'{kind}_APr': 100.0 * raw[f'lvis/{kind}_APr'] for kind in ('bbox', 'segm')
-                            if raw[f'lvis/{kind}_APr'] >= 0})
-        return metrics
+            keys.update({f'{kind}_APr': f'lvis/{kind}_APr' for kind in ('bbox', 'segm')})
+        absent = [key for key in keys.values() if key not in raw]
+        if absent:
+            raise RuntimeError(f'the evaluation wrote no {absent[0]} (it wrote {", ".join(sorted(raw)) or "nothing"}):'
+                               f' use the {"CheckedCocoMetric" if self.name == "coco" else "LVISEvalMetric"} '
+                               f'evaluator of the detection configs')
+        # pycocotools and the lvis API report -1 where there is no ground truth: no value, not -100.
+        return {name: 100.0 * raw[key] for name, key in keys.items() if raw[key] >= 0}
 
 
 class SegmentationTask(ConfigTask):
@@ -411,8 +414,7 @@ class RobustnessTask(Task):
             """One set's test config, dumped and run by tools/test.py with the suite's launcher."""
             set_dir = osp.join(work_dir, name)
             os.makedirs(set_dir, exist_ok=True)
-            config_path = osp.join(set_dir, f'{checkpoint.name}_robustness_{name}.py')
-            cfg.dump(config_path)
+            config_path = write_atomic(osp.join(set_dir, f'{checkpoint.name}_robustness_{name}.py'), cfg.dump())
             metrics_path = osp.join(set_dir, 'test_metrics.json')
             _launch('test', [config_path, weights, '--work-dir', set_dir, '--out', metrics_path], ctx, set_dir)
             configs.append(config_path)
@@ -425,18 +427,17 @@ class RobustnessTask(Task):
         results = run_benchmarks(classifier, ctx.data_root, test, sets=('imagenet', ) + self.SETS, crop_size=crop,
                                  resize=resize, batch_size=64 if demo else None, num_workers=0 if demo else None,
                                  log=ctx.log)
-        with open(osp.join(work_dir, 'results.json.tmp'), 'w') as f:
-            json.dump(results, f, indent=2)
-        os.replace(osp.join(work_dir, 'results.json.tmp'), osp.join(work_dir, 'results.json'))
+        write_atomic(osp.join(work_dir, 'results.json'), json.dumps(results, indent=2))
         metrics = {}
         for name, key in (('imagenet-a', 'imagenet_a_top1'), ('imagenet-r', 'imagenet_r_top1'),
                           ('sketch', 'imagenet_sketch_top1')):
             if name in results:
                 metrics[key] = results[name]['top1']
         if 'imagenet-c' in results:
-            # None when the tree lacks corruptions: mCE needs all 15 (the per-corruption errors are in results.json)
-            metrics['one_minus_mce'] = results['imagenet-c']['one_minus_mce']
-            metrics['mce'] = results['imagenet-c']['mce']
+            # mCE needs all 15 corruptions x 5 severities: otherwise the reason (a note) stands in for the value
+            summary = results['imagenet-c']
+            for key in ('one_minus_mce', 'mce'):
+                metrics[key] = summary.get('mce_gap') if summary[key] is None else summary[key]
         # tools/test.py loads the fine-tuned classifier strictly: every tensor, nothing missing or unused
         loaded = read_checkpoint(weights)
         report = dict(format='fine-tuned classifier (strict)', source=weights,
