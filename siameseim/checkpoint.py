@@ -32,6 +32,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .compat import warn_if_unsafe_load_forced
+from .finite import describe_keys, non_finite_keys
 from .layers import resize_pos_embed as resize_patch_pos_embed
 from .layers import resize_rel_pos, sincos_2d
 
@@ -135,18 +137,19 @@ def _first_line(err: BaseException) -> str:
 def _load_error(path: str, err: Exception) -> CheckpointError:
     """Translate a ``torch.load`` failure into one line with the fix."""
     message = str(err)
+    with open(path, 'rb') as file:
+        head = file.read(4)
+    is_zip, is_pickle = head == b'PK\x03\x04', head[:1] == b'\x80'
     # What the file tried to load or call, in each wording of torch's weights-only unpickler (2.4 to 2.14).
     refused = (re.search(r'Unsupported global: GLOBAL (\S+)', message)
                or re.search(r'unsupported GLOBAL (\S+) whose module', message)
                or re.search(r'call reduce for unrecognized function (.+?)(?: which belongs to|$)', message, re.M)
                or re.search(r"allowlisted via `add_safe_globals`,? but got <class '([^']+)'>", message))
-    if refused:
+    # torch.save writes a zip archive or a binary pickle: a text file starting with 'c' only looks like a GLOBAL
+    if refused and (is_zip or is_pickle):
         return CheckpointError(
             f'{path} holds arbitrary pickled objects ({refused.group(1)}), which safe loading refuses: pass '
             f'--trust-pickle (CLI) / trust_pickle=True only for files you trust, since unpickling can run code')
-    with open(path, 'rb') as file:
-        head = file.read(4)
-    is_zip, is_pickle = head == b'PK\x03\x04', head[:1] == b'\x80'
     if isinstance(err, EOFError) or 'unexpected EOF' in message or (is_zip and not zipfile.is_zipfile(path)):
         return CheckpointError(f'{path} is truncated or corrupted ({_first_line(err)}): '
                                f're-download or re-save the checkpoint')
@@ -160,13 +163,24 @@ def _load_error(path: str, err: Exception) -> CheckpointError:
                            f'or a .safetensors file')
 
 
+def check_finite(checkpoint: Any, source: Optional[str] = None) -> None:
+    """Raise :class:`CheckpointError` naming the first tensors that hold NaN or inf (a diverged run's weights)."""
+    bad = non_finite_keys(checkpoint)
+    if bad:
+        raise CheckpointError(f'{source or "checkpoint"} holds non-finite values (NaN or inf) in {len(bad)} '
+                              f'tensors ({describe_keys(bad)}): the run that wrote it diverged; use an earlier '
+                              f'checkpoint of that run')
+
+
 def read_checkpoint(path: Union[str, os.PathLike], *, trust_pickle: bool = False) -> dict:
     """Read a checkpoint file on the CPU, refusing pickled code unless ``trust_pickle``.
 
     ``torch.load(weights_only=True)`` runs with the allow-list of :func:`_safe_globals`; anything else pickled in
     the file raises :class:`CheckpointError` asking for ``trust_pickle=True`` (then ``weights_only=False`` with
-    an :class:`UntrustedPickleWarning`). ``.safetensors`` files are read with the safetensors package.
+    an :class:`UntrustedPickleWarning`). ``.safetensors`` files are read with the safetensors package. Tensors
+    holding NaN or inf are refused (:func:`check_finite`): no load path starts from a diverged run's weights.
     """
+    warn_if_unsafe_load_forced()
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CheckpointError(f'{path} is a folder, not a checkpoint file: give the path of the file')
@@ -175,7 +189,9 @@ def read_checkpoint(path: Union[str, os.PathLike], *, trust_pickle: bool = False
     if os.path.getsize(path) == 0:
         raise CheckpointError(f'{path} is empty: re-download or re-save the checkpoint')
     if path.endswith('.safetensors'):
-        return _read_safetensors(path)
+        checkpoint = _read_safetensors(path)
+        check_finite(checkpoint, path)
+        return checkpoint
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='Detected pickle protocol')
@@ -193,6 +209,7 @@ def read_checkpoint(path: Union[str, os.PathLike], *, trust_pickle: bool = False
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f'{path} holds a {type(checkpoint).__name__}, not a checkpoint: expected a '
                               f'state dict or a dict wrapping one (model / state_dict / module)')
+    check_finite(checkpoint, path)
     return dict(checkpoint)
 
 
@@ -956,13 +973,15 @@ def load_pretrained(model: nn.Module,
     """
     source = os.fspath(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else None
     if source is not None:
-        checkpoint = read_checkpoint(source, trust_pickle=trust_pickle)
+        checkpoint = read_checkpoint(source, trust_pickle=trust_pickle)  # checks finiteness
     try:
         state_dict, metadata = to_canonical(checkpoint, keep_head=keep_head, use_target_encoder=use_target_encoder)
         check_architecture(metadata['arch'], embed_dim=model.embed_dim, depth=model.depth,
                            num_heads=model.num_heads, patch_size=model.patch_size)
         dropped = dict(metadata['dropped'])
         adapted, resized = _adapt_to_model(state_dict, metadata, model, dropped)
+        if source is None:
+            check_finite(adapted)
     except CheckpointError as err:
         raise CheckpointError(f'{source}: {err}' if source else str(err)) from None
     result = model.load_state_dict(adapted, strict=False)
@@ -986,6 +1005,6 @@ def load_pretrained(model: nn.Module,
 
 __all__ = [
     'SUITE_FORMAT', 'SUITE_FORMAT_VERSION', 'FORMATS', 'CheckpointError', 'UntrustedPickleWarning', 'LoadReport',
-    'read_checkpoint', 'detect_format', 'to_canonical', 'converted_checkpoint', 'infer_arch',
+    'read_checkpoint', 'check_finite', 'detect_format', 'to_canonical', 'converted_checkpoint', 'infer_arch',
     'check_architecture', 'resize_pos_embed', 'resize_rel_pos_bias_table', 'resize_rel_pos', 'load_pretrained'
 ]

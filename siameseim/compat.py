@@ -1,6 +1,6 @@
 """Compatibility fixes that let the pinned OpenMMLab / LVIS / timm stack run on current torch, numpy and Pillow.
 
-The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siameseim``) applies them:
+The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siameseim``) applies them all:
 
 * :func:`allow_mmengine_checkpoint_globals`: since torch 2.6, ``torch.load`` defaults to ``weights_only=True``.
   mmengine 0.10.7 calls ``torch.load`` without ``weights_only``, and its checkpoints pickle the message hub:
@@ -8,20 +8,31 @@ The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siam
   statistic methods (pickled as ``getattr(HistoryBuffer, 'mean')``). Resuming therefore fails with
   "Unsupported global". The fix allow-lists exactly those globals for weights-only loading; nothing is
   loaded with ``weights_only=False``.
+* :func:`load_mmengine_checkpoints_weights_only`: mmengine's loader for local files (``load_from``,
+  ``init_cfg=dict(type='Pretrained')``, the checkpoint hook's publishing) calls ``torch.load`` without
+  ``weights_only``, which ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns into unpickling arbitrary code. The fix
+  registers the same loader with ``weights_only=True`` passed explicitly, which that variable cannot override;
+  :func:`warn_if_unsafe_load_forced` tells the user once that the variable is set and ignored here.
 * :func:`patch_lvis_np_float`: lvis 0.5.3 ``LVISEval.accumulate`` uses ``np.float``, removed in numpy 1.24.
   The fix gives ``lvis.eval`` a numpy view that also has ``float``; numpy itself is not changed.
 * :func:`patch_timm_posterize`: timm's RandAugment ``inc1`` posterize keeps ``4 - level`` bits, 0 at the top
   magnitude (reached with ``mstd`` noise); Pillow >= 11 rejects 0 bits where older Pillow returned a black
   image, so a fine-tuning run died at random. The fix gives timm's posterize ops the old 0-bit result.
 """
+import os
+import os.path as osp
 import pickle
 import types
-from typing import Any, Callable
+import warnings
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
 
-__all__ = ['allow_mmengine_checkpoint_globals', 'patch_lvis_np_float', 'patch_timm_posterize', 'apply_all']
+__all__ = ['allow_mmengine_checkpoint_globals', 'load_mmengine_checkpoints_weights_only', 'UnsafeLoadWarning',
+           'warn_if_unsafe_load_forced', 'patch_lvis_np_float', 'patch_timm_posterize', 'apply_all']
+
+_FORCE_UNSAFE_LOAD = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
 # The statistic methods that ``HistoryBuffer`` registers for itself and pickles with its state.
 _HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
@@ -67,6 +78,53 @@ def allow_mmengine_checkpoint_globals() -> bool:
 
     torch.serialization.add_safe_globals(
         [HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr'), *_numpy_safe_globals()])
+    return True
+
+
+class UnsafeLoadWarning(UserWarning):
+    """``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set: torch.load calls without ``weights_only`` would run code."""
+
+
+_unsafe_load_warned = False
+
+
+def warn_if_unsafe_load_forced() -> bool:
+    """Warn once per process when ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set; returns whether it is.
+
+    The suite's loaders pass ``weights_only=True`` explicitly, which the variable does not override, so they
+    stay safe; the warning is for every other ``torch.load`` of the process.
+    """
+    global _unsafe_load_warned
+    forced = os.environ.get(_FORCE_UNSAFE_LOAD, '0').lower() in ('1', 'y', 'yes', 'true')
+    if forced and not _unsafe_load_warned:
+        _unsafe_load_warned = True
+        warnings.warn(f'{_FORCE_UNSAFE_LOAD} is set: SiameseIM Suite ignores it and loads checkpoints weights-only '
+                      f'(pass --trust-pickle / trust_pickle=True for a file you trust), but any other torch.load '
+                      f'of this process may run code stored in a file: unset it', UnsafeLoadWarning, stacklevel=3)
+    return forced
+
+
+def _load_local_weights_only(filename: str, map_location: Optional[Union[str, Callable]] = None) -> Any:
+    """mmengine's ``load_from_local`` with ``weights_only=True`` passed explicitly."""
+    import torch
+
+    warn_if_unsafe_load_forced()
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return torch.load(filename, map_location=map_location, weights_only=True)
+
+
+def load_mmengine_checkpoints_weights_only() -> bool:
+    """Make mmengine read local checkpoint files weights-only whatever the environment says.
+
+    Returns False where mmengine is not installed.
+    """
+    try:
+        from mmengine.runner.checkpoint import CheckpointLoader
+    except ImportError:
+        return False
+    CheckpointLoader.register_scheme(prefixes='', loader=_load_local_weights_only, force=True)
     return True
 
 
@@ -119,5 +177,6 @@ def patch_timm_posterize() -> bool:
 def apply_all() -> None:
     """Apply every fix in this module; safe to call any number of times."""
     allow_mmengine_checkpoint_globals()
+    load_mmengine_checkpoints_weights_only()
     patch_lvis_np_float()
     patch_timm_posterize()

@@ -7,8 +7,9 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from pretrain.data import FastSiameseTwoViewTransform, SiameseTwoViewTransform
 from pretrain.hooks import FiniteLossHook
-from siameseim.registry import MODELS
+from siameseim.registry import MODELS, TRANSFORMS
 
 CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'pretrain', 'configs')
 CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
@@ -41,6 +42,17 @@ def test_released_vit_b_recipe():
     momentum = [hook for hook in cfg.custom_hooks if hook.type == 'MomentumUpdateHook'][0]
     assert (momentum.base_momentum, momentum.schedule) == (0.995, 'cosine')
     assert cfg.sync_bn == 'torch'
+
+
+@pytest.mark.parametrize('path', [path for path in CONFIGS if 'siameseim' in osp.basename(path)], ids=osp.basename)
+def test_siameseim_configs_default_to_the_fast_pipeline_and_keep_the_pil_one_selectable(path):
+    cfg = Config.fromfile(path)
+    transform = cfg.train_dataloader.dataset.transform
+    assert transform.type == 'FastSiameseTwoViewTransform'
+    fast = TRANSFORMS.build(transform.to_dict())
+    pil = TRANSFORMS.build({**transform.to_dict(), 'type': 'SiameseTwoViewTransform'})   # the --cfg-options switch
+    assert isinstance(fast, FastSiameseTwoViewTransform) and isinstance(pil, SiameseTwoViewTransform)
+    assert (fast.input_size, fast.scale, fast.ratio) == (pil.input_size, pil.scale, pil.ratio)
 
 
 def test_released_vit_b_model_has_the_spec_parameter_counts():

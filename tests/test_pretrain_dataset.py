@@ -11,7 +11,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, default_collate
 
 import pretrain.data.dataset as dataset_module
-from pretrain.data import BlockMaskGenerator, MAEPretrainTransform, PretrainImageFolder, SiameseTwoViewTransform
+from pretrain.data import (BlockMaskGenerator, EncodedImage, FastSiameseTwoViewTransform, MAEPretrainTransform,
+                          PretrainImageFolder, SiameseTwoViewTransform)
 from siameseim.registry import DATASETS
 
 
@@ -52,8 +53,8 @@ def flat_root(tmp_path):
     return root
 
 
-def siameseim_dataset(root, **kwargs) -> PretrainImageFolder:
-    return PretrainImageFolder(str(root), SiameseTwoViewTransform(input_size=64), BlockMaskGenerator(), **kwargs)
+def siameseim_dataset(root, transform=FastSiameseTwoViewTransform, **kwargs) -> PretrainImageFolder:
+    return PretrainImageFolder(str(root), transform(input_size=64), BlockMaskGenerator(), **kwargs)
 
 
 def test_imagenet_layout_is_scanned_recursively_and_sorted(imagenet_root):
@@ -91,10 +92,11 @@ def test_mae_samples_have_inputs_only(flat_root):
     assert set(batch) == {'inputs'} and batch['inputs'].shape == (2, 3, 32, 32)
 
 
-def test_unreadable_images_are_skipped_counted_and_logged(imagenet_root, monkeypatch):
+@pytest.mark.parametrize('transform', [SiameseTwoViewTransform, FastSiameseTwoViewTransform])
+def test_unreadable_images_are_skipped_counted_and_logged(imagenet_root, monkeypatch, transform):
     logs = []
     monkeypatch.setattr(dataset_module, 'print_log', lambda msg, logger, level: logs.append((msg, logger, level)))
-    ds = siameseim_dataset(imagenet_root)
+    ds = siameseim_dataset(imagenet_root, transform)
     corrupt = ds.samples.index(str(imagenet_root / 'n01440764' / 'n01440764_corrupt.JPEG'))
     truncated = ds.samples.index(str(imagenet_root / 'n01443537' / 'n01443537_truncated.JPEG'))
     assert ds.num_skipped == 0

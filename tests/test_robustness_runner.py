@@ -186,11 +186,11 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(bench, tmp_path, capsys):
     del state['state_dict']['backbone.head.weight']
     torch.save(state, tmp_path / 'headless.pth')
     config = toy_test_config(tmp_path, data_root, 'imagenet-a')
-    assert test_tool.main([config, str(tmp_path / 'headless.pth'), '--work-dir', str(tmp_path / 'work')]) == 1
+    assert test_tool.main([config, str(tmp_path / 'headless.pth'), '--work-dir', str(tmp_path / 'work')]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('error: ') and 'has no 1000-way classifier head' in err and len(err.splitlines()) == 1
     assert test_tool.main([config, checkpoint, '--work-dir', str(tmp_path / 'work'),
-                           '--cfg-options', f'test_dataloader.dataset.root={tmp_path}/nowhere']) == 1
+                           '--cfg-options', f'test_dataloader.dataset.root={tmp_path}/nowhere']) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f'error: dataset folder {tmp_path}/nowhere does not exist') and len(err.splitlines()) == 1
 

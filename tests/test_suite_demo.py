@@ -1,7 +1,9 @@
 """The embedded demo, reduced: toy data, tiny pretraining, every task for two checkpoints, a full table."""
 import json
+import re
 
 import pytest
+import torch
 
 from siameseim.suite import COLUMNS
 from siameseim.suite.cli import main
@@ -31,6 +33,13 @@ def test_quick_demo_fills_every_column_and_resumes(tmp_path, capsys):
     assert all(results['runs'][0]['libraries'].values())  # every library found, mmseg as mmsegmentation
     assert (out / 'results.png').stat().st_size > 10_000
     assert (out / 'results.csv').read_text().count('\n') == 7
+    report = (out / 'report.html').read_text()  # every section, inline data only, the drawn test predictions
+    assert all(f'<section id="{name}">' in report for name in ('table', 'imagenet-c', 'effective-robustness',
+                                                               'lvis', 'coco', 'ade20k', 'training', 'qualitative'))
+    assert not re.search(r'(src|href)="(?!data:|#)', report)
+    drawn = [len(list((out / name / task / 'predictions').iterdir())) for name in ('siameseim-tiny', 'random-init')
+             for task in ('coco', 'lvis', 'ade20k')]
+    assert all(1 <= count <= 4 for count in drawn) and report.count('data:image/jpeg') == sum(drawn)
 
     assert main(['demo', '--quick', '--out', str(out), '--pretrain-iters', '8']) == 0
     printed = capsys.readouterr().out
@@ -41,7 +50,7 @@ def test_bench_reports_bad_arguments_in_one_line(tmp_path, capsys):
     assert main(['bench', '--checkpoint', f'mine={tmp_path}/missing.pth', '--out', str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith('error: checkpoint ')
     weights = tmp_path / 'w.pth'
-    weights.write_bytes(b'x')
+    torch.save({'weight': torch.zeros(1)}, weights)
     assert main(['bench', '--checkpoint', str(weights), '--baseline', 'BEiT', '--out', str(tmp_path)]) == 2
     assert 'neither a --checkpoint name nor a paper row' in capsys.readouterr().err
 

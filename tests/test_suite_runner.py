@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from siameseim.suite.runner import (SuiteCheckpoint, SuiteContext, Task, load_results, parse_checkpoint_args,
                                     run_suite)
@@ -58,7 +59,7 @@ def test_missing_data_is_skipped_with_its_reason_and_retried_later(tmp_path):
 
 def test_checkpoint_arguments(tmp_path):
     weights = tmp_path / 'sim.pth'
-    weights.write_bytes(b'x')
+    torch.save({'weight': torch.zeros(1)}, weights)
     parsed = parse_checkpoint_args([f'ours={weights}', 'baseline=random', str(weights)], 'vit-b')
     assert [(c.name, c.path) for c in parsed] == [('ours', str(weights)), ('baseline', None), ('sim', str(weights))]
     with pytest.raises(FileNotFoundError, match='checkpoint nope.pth of .x. does not exist'):

@@ -30,6 +30,8 @@ from pretrain.losses import unigrad
 from siameseim.benchmarking import time_steps
 from siameseim.registry import MODELS
 
+from benchmark_data import write_imagenet_like_jpegs  # tools/ sibling: the same generated JPEGs
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py')
 TINY_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py')
@@ -136,20 +138,17 @@ def build(cfg: Config, device: torch.device, dtype: str, compile_model: bool):
 
 
 def data_pipeline_rate(cfg: Config, num_images: int) -> float:
-    """Images/s of the two-view transform + mask on one CPU core, on synthetic 500×375 JPEGs.
+    """Images/s of the config's two-view transform + mask on one CPU core, on generated ImageNet-like JPEGs
+    (``tools/benchmark_data.py`` compares it with the PIL pipeline).
 
     torch runs single-threaded for the measurement and gets its thread count back afterwards: oneDNN
     primitives created at one thread count must not execute at another (a deadlock in conv backward).
     """
-    from PIL import Image
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with tempfile.TemporaryDirectory() as root:
-            rng = np.random.default_rng(0)
-            for index in range(16):
-                Image.fromarray(rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)).save(
-                    osp.join(root, f'{index}.JPEG'), quality=90)
+            write_imagenet_like_jpegs(root, 16)
             dataset_cfg = cfg.train_dataloader.dataset.to_dict()
             dataset_cfg.pop('type')
             dataset = PretrainImageFolder(**{**dataset_cfg, 'root': root})
@@ -224,7 +223,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               + (f"; baseline {row['base_img_per_s']:.1f} img/s, peak {row['base_peak_gib']:.2f} GiB, "
                  f"speed-up {row['speedup']:.2f}x" if 'speedup' in row else ''))
     data_rate = data_pipeline_rate(cfg, args.data_images)
-    print(f'data pipeline: {data_rate:.1f} images/s per CPU core (two views + mask, synthetic 500x375 JPEGs)')
+    print(f'data pipeline: {data_rate:.1f} images/s per CPU core (two views + mask, ImageNet-like JPEGs)')
     print('summary: ' + '; '.join(f"batch {row['batch']}: {row['img_per_s']:.0f} img/s" for row in rows)
           + f'; data {data_rate:.0f} img/s/core')
     return 0

@@ -6,15 +6,15 @@
 
 The output (``{'state_dict': canonical, 'meta': {...}}``, :func:`siameseim.checkpoint.converted_checkpoint`) is
 written only after the weights loaded into a backbone built for them (``--arch``, or inferred from the shapes)
-without unexplained missing or unused keys, and atomically: a failed run leaves no output file. Bad input ends
-with one ``error:`` line on stderr and exit code 2.
+without unexplained missing or unused keys, and atomically (temporary file, fsync, rename): a failed run leaves
+no output file. Bad input, a checkpoint holding NaN/inf included, ends with one ``error:`` line on stderr and exit
+code 2.
 """
 import argparse
 import os
 import sys
-import tempfile
 import warnings
-from typing import Any, Dict, List, Mapping, NoReturn, Optional
+from typing import Any, List, Mapping, NoReturn, Optional
 
 from siameseim.cli_checks import positive_int
 
@@ -88,25 +88,9 @@ def _validation_backbone(arch: Mapping[str, Any], arch_name: Optional[str], num_
         num_classes=arch['num_classes'] if has_head else 0)
 
 
-def _save_atomically(obj: Dict[str, Any], path: str) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then rename: ``path`` is never half-written."""
-    import torch
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OSError(f'output folder {folder} does not exist: create it first')
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
-    os.close(handle)
-    try:
-        torch.save(obj, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def convert(args: argparse.Namespace) -> str:
     """Run one conversion; returns the summary line. Raises CheckpointError / OSError on bad input."""
+    from siameseim.atomic import save_atomically
     from siameseim.checkpoint import (UntrustedPickleWarning, converted_checkpoint, infer_arch, load_pretrained,
                                       read_checkpoint, to_canonical)
 
@@ -129,7 +113,7 @@ def convert(args: argparse.Namespace) -> str:
             state_dict[key] = loaded[key].to(state_dict[key].dtype)
         metadata['arch'] = infer_arch(state_dict, num_heads=model.num_heads, pos_embed_grid=model.pos_embed_grid)
     metadata['arch']['num_heads'], metadata['arch']['num_heads_source'] = model.num_heads, 'validated backbone'
-    _save_atomically(converted_checkpoint(state_dict, metadata), args.output)
+    save_atomically(converted_checkpoint(state_dict, metadata), args.output)
     size_mb = os.path.getsize(args.output) / 2**20
     arch = metadata['arch']
     return (f"wrote {args.output}: {metadata['source_format']} -> siameseim-suite, width {arch['embed_dim']}, "

@@ -1,8 +1,11 @@
 """Evaluate a trained checkpoint with its config (COCO/LVIS, ADE20k, ImageNet) through an mmengine Runner.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--cfg-options k=v ...]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR [--show-max N]]
+        [--cfg-options k=v ...]
 
-Multi-GPU: ``torchrun --nproc_per_node N tools/test.py CONFIG CHECKPOINT --launcher pytorch``.
+The checkpoint is read weights-only and loaded strictly: a file that is not a finite checkpoint of this config's
+model, or absent data, ends with one ``error:`` line and exit code 2. Multi-GPU: ``torchrun --nproc_per_node N
+tools/test.py CONFIG CHECKPOINT --launcher pytorch``.
 """
 import argparse
 import json
@@ -13,14 +16,15 @@ from typing import List, Optional
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
 from robustness.cli import error_line
 from siameseim.checkpoint import CheckpointError
 from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, writable_file, writable_folder
 from siameseim.distributed import setup_cpu_distributed
+from siameseim.engine import SafeRunner
 from siameseim.errors import InputError
+from siameseim.prediction_snapshots import PredictionSnapshotHook  # noqa: F401  (registers the --show-dir hook)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -29,12 +33,28 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint of a run of this config')
     parser.add_argument('--work-dir', help='where logs go (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='also write the metrics to this JSON file')
+    parser.add_argument('--show-dir', help='draw the predictions of the first test images into this folder '
+                                           '(detection and segmentation configs)')
+    parser.add_argument('--show-max', type=int, default=4, help='how many images --show-dir draws (default 4)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config entries, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def add_prediction_snapshots(cfg: Config, args: argparse.Namespace) -> None:
+    """``--show-dir``: the first ``--show-max`` test images drawn by the config's mmdet/mmseg visualizer."""
+    if args.show_max < 1:
+        raise InputError(f'--show-max must be at least 1, got {args.show_max}')
+    visualizer = str((cfg.get('visualizer') or {}).get('type', 'none')).split('.')[-1]
+    if visualizer not in ('DetLocalVisualizer', 'SegLocalVisualizer'):
+        raise InputError(f"--show-dir draws with the config's visualizer, and the one of {args.config} ({visualizer}) "
+                         f'draws no predictions: use a detection or segmentation config')
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(
+        type='siameseim.PredictionSnapshotHook', out_dir=osp.abspath(writable_folder(args.show_dir, '--show-dir')),
+        max_images=args.show_max)]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -57,16 +77,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.out:
             writable_file(args.out, '--out')
         cfg.load_from = args.checkpoint
+        if args.show_dir:
+            add_prediction_snapshots(cfg, args)
         cfg.resume = False
         setup_cpu_distributed(cfg, args.launcher)
-        runner = Runner.from_cfg(cfg)
+        runner = SafeRunner.from_cfg(cfg)
         metrics = runner.test()
     except InputError as err:  # also when re-raised from a data-loader worker
         print(f'error: {error_line(err)}', file=sys.stderr)
         return 2
-    except (CheckpointError, FileNotFoundError) as err:  # a checkpoint that does not fit, absent data: one line
+    except (CheckpointError, FileNotFoundError) as err:  # unreadable, NaN/inf or unfitting checkpoint, absent data
         print(f'error: {err}', file=sys.stderr)
-        return 1
+        return 2
     if args.out and is_main_process():  # every rank holds the same metrics; one writes them (temp + rename)
         with open(f'{args.out}.{os.getpid()}.tmp', 'w') as f:
             json.dump({key: float(value) if isinstance(value, (int, float)) else value

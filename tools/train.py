@@ -2,10 +2,11 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--no-resume] [--cfg-options k=v ...]
 
-Runs resume automatically from the last checkpoint in the work dir (``--no-resume`` starts over,
-``--resume PATH`` resumes from a given checkpoint). Launch on many GPUs with ``tools/dist_train.sh`` and on
-slurm with ``tools/slurm_train.sh``; both call this script with ``--launcher``, and both also run on
-CPU-only machines (gloo, see ``siameseim.distributed``).
+Runs resume automatically from the newest intact checkpoint in the work dir (``--no-resume`` starts over,
+``--resume PATH`` resumes from a given checkpoint); a resumed run follows the config's lr, so
+``--cfg-options optim_wrapper.optimizer.lr=<lr>`` resumes with a new one (docs/reliability.md). Launch on many
+GPUs with ``tools/dist_train.sh`` and on slurm with ``tools/slurm_train.sh``; both call this script with
+``--launcher``, and both also run on CPU-only machines (gloo, see ``siameseim.distributed``).
 """
 import argparse
 import os
@@ -14,13 +15,17 @@ import sys
 from typing import List, Optional
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
 from robustness.cli import error_line
+from siameseim.checkpoint import CheckpointError
 from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, check_schedule, writable_folder
 from siameseim.distributed import setup_cpu_distributed
+from siameseim.engine import CheckpointSaveError, SafeRunner
 from siameseim.errors import InputError
+
+# A bad checkpoint to load, a failed save, a diverged run: one line each, no traceback.
+EXIT_BAD_CHECKPOINT, EXIT_RUN_STOPPED = 2, 1
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -72,11 +77,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg = build_config(args)
         setup_cpu_distributed(cfg, args.launcher)
-        runner = Runner.from_cfg(cfg)
+        runner = SafeRunner.from_cfg(cfg)
         runner.train()
     except InputError as err:  # also when re-raised from a data-loader worker
         print(f'error: {error_line(err)}', file=sys.stderr)
         return 2
+    except (CheckpointError, CheckpointSaveError, FloatingPointError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return EXIT_BAD_CHECKPOINT if isinstance(err, CheckpointError) else EXIT_RUN_STOPPED
     runner.logger.info(f'training finished: {runner.iter} iterations, logs and checkpoints in {cfg.work_dir}')
     return 0
 

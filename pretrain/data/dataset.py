@@ -3,7 +3,9 @@
 The directory is scanned once (the official code builds its ImageFolder twice, method.md §7 row 13). Both
 the ImageNet train layout ``root/<wnid>/*.JPEG`` and flat or nested folders of images work; labels are not
 used. A file that cannot be decoded is skipped, counted and logged, and the next image is returned instead,
-so one bad file never stops a long run.
+so one bad file never stops a long run. A transform with ``lazy_decode = True`` gets an
+:class:`~pretrain.data.decoding.EncodedImage` (bytes and header) instead of a decoded image, so it can draw
+its crops first and decode only what they need; its decode failures are skipped the same way.
 """
 import logging
 import os
@@ -17,11 +19,10 @@ from torch.utils.data import Dataset, get_worker_info
 
 from siameseim.registry import DATASETS, TRANSFORMS
 
+from .decoding import DECODE_ERRORS, EncodedImage, UnreadableImageError
 from .masking import BlockMaskGenerator
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
-# What PIL raises for unreadable, truncated or malicious files.
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def scan_images(root: str, extensions: Sequence[str] = IMG_EXTENSIONS) -> List[str]:
@@ -53,8 +54,8 @@ class PretrainImageFolder(Dataset):
 
     Args:
         root: image directory.
-        transform: callable ``(PIL.Image, numpy Generator) -> dict``, or a config of one registered in
-            ``siameseim.registry.TRANSFORMS``.
+        transform: callable ``(PIL.Image, numpy Generator) -> dict`` (``(EncodedImage, Generator)`` if it
+            sets ``lazy_decode = True``), or a config of one registered in ``siameseim.registry.TRANSFORMS``.
         mask_generator: a :class:`BlockMaskGenerator`, its keyword arguments as a dict, or ``None``.
         extensions: file suffixes to include (case-insensitive).
         seed: mixed into every process's generator.
@@ -105,18 +106,31 @@ class PretrainImageFolder(Dataset):
             self._rng_key = key
         return self._rng
 
-    def load_image(self, index: int) -> Optional[Image.Image]:
-        """The RGB image at ``index``, or ``None`` (logged and counted) if it cannot be decoded."""
+    @property
+    def lazy_decode(self) -> bool:
+        """Whether the transform decodes the images itself (it then gets :class:`EncodedImage` objects)."""
+        return bool(getattr(self.transform, 'lazy_decode', False))
+
+    def skip(self, path: str, err: Exception) -> None:
+        """Remember ``path`` as unreadable and log it with the running count."""
+        self.skipped_files.add(path)
+        reason = str(err) if isinstance(err, UnreadableImageError) else f'{type(err).__name__}: {err}'
+        print_log(f'skipping unreadable image {path} ({reason}); {self.num_skipped} skipped so far',
+                  logger='current', level=logging.WARNING)
+
+    def load_image(self, index: int) -> Union[Image.Image, EncodedImage, None]:
+        """The image at ``index`` — decoded to RGB, or read and header-parsed only if the transform decodes
+        lazily — or ``None`` (logged and counted) if it cannot be read."""
         path = self.samples[index]
         if path in self.skipped_files:
             return None
         try:
+            if self.lazy_decode:
+                return EncodedImage.from_file(path)
             with open(path, 'rb') as f:
                 return Image.open(f).convert('RGB')
-        except _DECODE_ERRORS as err:
-            self.skipped_files.add(path)
-            print_log(f'skipping unreadable image {path} ({type(err).__name__}: {err}); '
-                      f'{self.num_skipped} skipped so far', logger='current', level=logging.WARNING)
+        except DECODE_ERRORS as err:
+            self.skip(path, err)
             return None
 
     def __getitem__(self, index: Union[int, Tuple[int, int]]) -> Dict[str, Any]:
@@ -128,12 +142,18 @@ class PretrainImageFolder(Dataset):
         else:
             rng = self.rng
         for offset in range(len(self.samples)):
-            image = self.load_image((index + offset) % len(self.samples))
-            if image is not None:
-                break
+            position = (index + offset) % len(self.samples)
+            image = self.load_image(position)
+            if image is None:
+                continue
+            try:
+                item = dict(self.transform(image, rng))
+            except UnreadableImageError as err:   # met while a lazily decoding transform decoded the file
+                self.skip(self.samples[position], err)
+                continue
+            break
         else:
             raise RuntimeError(f'none of the {len(self.samples)} images under {self.root!r} can be read')
-        item = dict(self.transform(image, rng))
         if self.mask_generator is not None:
             mask = self.mask_generator(rng)
             item['mask'] = torch.from_numpy(mask)

@@ -1,10 +1,15 @@
-"""Stop a run at the first non-finite loss instead of training on NaNs (method.md §3.4)."""
+"""Stop a run at the first non-finite loss instead of training on NaNs (method.md §3.4).
+
+The checkpoint hook (:class:`siameseim.engine.SafeCheckpointHook`) guards the other side: it never writes weights
+or optimizer state holding NaN/inf, so the last checkpoint stays a good point to resume from with a lower lr.
+"""
 import math
 from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
 
+from siameseim.engine import RESUME_WITH_LOWER_LR
 from siameseim.registry import HOOKS
 
 
@@ -26,4 +31,5 @@ class FiniteLossHook(Hook):
         if not math.isfinite(value):
             raise FloatingPointError(
                 f'loss is {value} at iteration {runner.iter + 1}: the run stopped; resume from the last '
-                f'checkpoint with a lower lr, bf16 instead of fp16, or a smaller grad-clip norm')
+                f'checkpoint with a lower lr ({RESUME_WITH_LOWER_LR}), bf16 instead of fp16, or a smaller '
+                f'grad-clip norm')

@@ -3,8 +3,10 @@
     python -m siameseim bench --checkpoint ours=sim.pth --checkpoint mae=mae_pretrain_vit_base.pth \\
         --tasks finetune coco ade20k robustness --data-root data --out work_dirs/suite --baseline mae
     python -m siameseim demo            # toy world + tiny SiameseIM and MAE pretraining + every task, on a CPU
+    python -m siameseim report work_dirs/suite --baseline mae   # rebuild report.html, running nothing
 
-Writes ``results.json`` (resumable state), ``results.csv``, ``results.md`` and ``results.png`` to ``--out``;
+Writes ``results.json`` (resumable state), ``results.csv``, ``results.md``, ``results.png`` and the
+self-contained ``report.html`` to ``--out``;
 one run at a time per ``--out`` (``suite.lock``, see :mod:`siameseim.suite.lock`).
 """
 import argparse
@@ -19,6 +21,7 @@ from ..cli_checks import positive_int, writable_folder
 from .charts import plot_results
 from .lock import SuiteLockedError, output_lock
 from .provenance import provenance_footer
+from .report import build_report
 from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite, write_atomic
 from .table import to_csv, to_markdown
 from .tasks import TASK_NAMES, build_tasks
@@ -34,6 +37,7 @@ def write_report(results: dict, out_dir: str, baseline: Optional[str]) -> str:
     write_atomic(osp.join(out_dir, 'results.md'), markdown + provenance_footer(results))
     write_atomic(osp.join(out_dir, 'results.csv'), to_csv(results))
     plot_results(results, out_dir)
+    build_report(out_dir, baseline)
     return markdown
 
 
@@ -43,7 +47,8 @@ def _summary(results: dict, out_dir: str, markdown: str, start: float) -> None:
     _log(markdown)
     failed = f', {states.count("failed")} FAILED' if 'failed' in states else ''
     _log(f'[suite] {states.count("done")} task runs done, {states.count("skipped")} skipped{failed}, in '
-         f'{time.time() - start:.0f} s; results.json, results.csv, results.md and results.png in {out_dir}')
+         f'{time.time() - start:.0f} s; results.json, results.csv, results.md, results.png and report.html in '
+         f'{out_dir}')
 
 
 def _exit_status(results: dict) -> int:
@@ -117,12 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
                              help='pretraining iterations of each method (default 300, quick 40)')
     demo_parser.add_argument('--batch-size', type=positive_int, default=32, help='pretraining batch size')
     demo_parser.add_argument('--tasks', nargs='+', default=list(TASK_NAMES), choices=TASK_NAMES)
+    report_parser = commands.add_parser('report', help='(re)build OUT_DIR/report.html from a finished or partial run')
+    report_parser.add_argument('out', metavar='OUT_DIR', help='the --out folder of a bench or demo run')
+    report_parser.add_argument('--baseline', help='row the deltas are computed against (a checkpoint name or MAE, '
+                                                  'MoCo-v3, SiameseIM)')
     return parser
+
+
+def report(args: argparse.Namespace) -> int:
+    """Rebuild ``report.html`` from what a run left; reads only, so it needs no lock on the output dir."""
+    _log(f'[suite] report written to {build_report(args.out, args.baseline)}')
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == 'report':
+            return report(args)
         writable_folder(args.out, '--out')
         with output_lock(args.out, log=_log):
             return bench(args) if args.command == 'bench' else demo(args)

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+from ..checkpoint import read_checkpoint
 from .provenance import check_same_checkpoint, checkpoint_provenance, device_name, file_sha256, run_provenance
 
 RESULTS_FILE = 'results.json'
@@ -202,7 +203,11 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
 
 
 def parse_checkpoint_args(specs: Sequence[str], default_arch: str) -> List[SuiteCheckpoint]:
-    """``NAME=PATH`` (or a bare PATH, named after the file; ``NAME=random`` for random initialisation)."""
+    """``NAME=PATH`` (or a bare PATH, named after the file; ``NAME=random`` for random initialisation).
+
+    Each file is read once here, so an unreadable checkpoint or one holding NaN/inf stops the suite before any
+    task runs, with one line naming it (:class:`~siameseim.checkpoint.CheckpointError`).
+    """
     checkpoints = []
     for spec in specs:
         name, _, path = spec.rpartition('=')
@@ -210,6 +215,8 @@ def parse_checkpoint_args(specs: Sequence[str], default_arch: str) -> List[Suite
         if path != 'random' and not osp.isfile(path):
             raise FileNotFoundError(f'checkpoint {path} of {name!r} does not exist: pass NAME=PATH with an existing '
                                     f'file, or NAME=random for a randomly initialised baseline')
+        if path != 'random':
+            read_checkpoint(path)
         checkpoints.append(SuiteCheckpoint(name, None if path == 'random' else path, default_arch))
     names = [checkpoint.name for checkpoint in checkpoints]
     duplicates = sorted({name for name in names if names.count(name) > 1})

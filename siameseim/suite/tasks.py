@@ -122,8 +122,15 @@ def _missing(paths: Sequence[str]) -> Optional[str]:
     return f'{absent[0]} is missing (data layout: docs/data.md)' if absent else None
 
 
+# Where ``tools/test.py --show-dir`` draws the first test images of detection and segmentation tasks.
+PREDICTIONS_DIR = 'predictions'
+
+
 class ConfigTask(Task):
-    """A task trained by ``tools/train.py`` and scored by ``tools/test.py`` on one mmengine config."""
+    """A task trained by ``tools/train.py`` and scored by ``tools/test.py`` on one mmengine config; tasks with
+    ``show_images`` also save that many drawn test predictions to ``<work dir>/predictions``."""
+
+    show_images = 0
 
     def config(self, checkpoint: SuiteCheckpoint, ctx: SuiteContext) -> Config:
         raise NotImplementedError
@@ -143,8 +150,10 @@ class ConfigTask(Task):
             config_path = write_atomic(osp.join(run_dir, f'{checkpoint.name}_{self.name}.py'), cfg.dump())
             _launch('train', [config_path, '--work-dir', run_dir], ctx, run_dir)
             metrics_path = osp.join(run_dir, 'test_metrics.json')
-            _launch('test', [config_path, _last_checkpoint(run_dir), '--work-dir', run_dir, '--out', metrics_path],
-                    ctx, run_dir)
+            show = ['--show-dir', osp.join(run_dir, PREDICTIONS_DIR), '--show-max', str(self.show_images)] \
+                if self.show_images else []
+            _launch('test', [config_path, _last_checkpoint(run_dir), '--work-dir', run_dir, '--out', metrics_path,
+                             *show], ctx, run_dir)
             with open(metrics_path) as f:
                 per_seed.append(self.metrics(json.load(f)))
             configs.append(config_path)
@@ -299,6 +308,8 @@ class KnnTask(Task):
 class DetectionTask(ConfigTask):
     """COCO or LVIS v1 Mask R-CNN (ViTDet recipe): box and mask AP (LVIS also the rare-class APs)."""
 
+    show_images = 4
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -357,6 +368,7 @@ class SegmentationTask(ConfigTask):
     """ADE20k UperNet (MAE recipe), single-scale mIoU."""
 
     name = 'ade20k'
+    show_images = 4
 
     def missing_data(self, ctx):
         root = osp.join(ctx.data_root, 'ade', 'ADEChallengeData2016')

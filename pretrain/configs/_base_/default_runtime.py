@@ -13,7 +13,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # every 5 epochs, as the official runs save their latest checkpoint; the last 3 are kept
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=3, save_last=True),
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
@@ -30,5 +30,7 @@ custom_hooks = [
 sync_bn = 'torch'
 
 load_from = None
+# The suite's Runner: safe, strict checkpoint loading and fallback on resume (docs/reliability.md).
+runner_type = 'siameseim.SafeRunner'
 resume = True
 randomness = dict(seed=0, diff_rank_seed=True)

@@ -12,7 +12,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=3, save_last=True,
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=True, interval=10, max_keep_ckpts=3, save_last=True,
                     save_best='imagenet/top1', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 
@@ -22,5 +22,7 @@ log_processor = dict(by_epoch=True, window_size=50)
 log_level = 'INFO'
 
 load_from = None
+# The suite's Runner: safe, strict checkpoint loading and fallback on resume (docs/reliability.md).
+runner_type = 'siameseim.SafeRunner'
 resume = True
 randomness = dict(seed=0, diff_rank_seed=True)

@@ -5,7 +5,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000, max_keep_ckpts=3),
+    checkpoint=dict(type='siameseim.SafeCheckpointHook', by_epoch=False, interval=16000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 env_cfg = dict(
@@ -17,4 +17,6 @@ visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='vi
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
+# The suite's Runner: safe, strict checkpoint loading and fallback on resume (docs/reliability.md).
+runner_type = 'siameseim.SafeRunner'
 resume = False
