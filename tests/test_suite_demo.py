@@ -37,7 +37,8 @@ def test_quick_demo_fills_every_column_and_resumes(tmp_path, capsys):
     assert all(f'<section id="{name}">' in report for name in ('table', 'imagenet-c', 'effective-robustness',
                                                                'lvis', 'coco', 'ade20k', 'training', 'qualitative'))
     assert not re.search(r'(src|href)="(?!data:|#)', report)
-    drawn = [len(list((out / name / task / 'predictions').iterdir())) for name in ('siameseim-tiny', 'random-init')
+    drawn = [len(list((out / name / task / 'predictions').iterdir()))
+             for name in ('siameseim-tiny', 'mae-tiny', 'random-init')
              for task in ('coco', 'lvis', 'ade20k')]
     assert all(1 <= count <= 4 for count in drawn) and report.count('data:image/jpeg') == sum(drawn)
 
