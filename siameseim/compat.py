@@ -1,4 +1,4 @@
-"""Compatibility fixes that let the pinned OpenMMLab / LVIS stack run on current torch and numpy.
+"""Compatibility fixes that let the pinned OpenMMLab / LVIS / timm stack run on current torch, numpy and Pillow.
 
 The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siameseim``) applies them all:
 
@@ -15,6 +15,9 @@ The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siam
   :func:`warn_if_unsafe_load_forced` tells the user once that the variable is set and ignored here.
 * :func:`patch_lvis_np_float`: lvis 0.5.3 ``LVISEval.accumulate`` uses ``np.float``, removed in numpy 1.24.
   The fix gives ``lvis.eval`` a numpy view that also has ``float``; numpy itself is not changed.
+* :func:`patch_timm_posterize`: timm's RandAugment ``inc1`` posterize keeps ``4 - level`` bits, 0 at the top
+  magnitude (reached with ``mstd`` noise); Pillow >= 11 rejects 0 bits where older Pillow returned a black
+  image, so a fine-tuning run died at random. The fix gives timm's posterize ops the old 0-bit result.
 """
 import os
 import os.path as osp
@@ -27,7 +30,7 @@ import numpy as np
 import torch
 
 __all__ = ['allow_mmengine_checkpoint_globals', 'load_mmengine_checkpoints_weights_only', 'UnsafeLoadWarning',
-           'warn_if_unsafe_load_forced', 'patch_lvis_np_float', 'apply_all']
+           'warn_if_unsafe_load_forced', 'patch_lvis_np_float', 'patch_timm_posterize', 'apply_all']
 
 _FORCE_UNSAFE_LOAD = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
@@ -149,8 +152,31 @@ def patch_lvis_np_float() -> bool:
     return True
 
 
+def _posterize(img: Any, bits_to_keep: int, **kwargs: Any) -> Any:
+    """timm's posterize with Pillow < 11's result for 0 bits: every channel value masked to 0."""
+    from PIL import Image
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    return _posterize.timm(img, bits_to_keep, **kwargs)
+
+
+def patch_timm_posterize() -> bool:
+    """Route timm's RandAugment posterize ops through :func:`_posterize`. Returns False without timm."""
+    try:
+        from timm.data import auto_augment
+    except ImportError:
+        return False
+    if not hasattr(_posterize, 'timm'):
+        _posterize.timm = auto_augment.posterize
+    for name, op in auto_augment.NAME_TO_OP.items():
+        if op is _posterize.timm:
+            auto_augment.NAME_TO_OP[name] = _posterize
+    return True
+
+
 def apply_all() -> None:
     """Apply every fix in this module; safe to call any number of times."""
     allow_mmengine_checkpoint_globals()
     load_mmengine_checkpoints_weights_only()
     patch_lvis_np_float()
+    patch_timm_posterize()

@@ -253,3 +253,13 @@ def test_lvis_patch_is_narrow_and_idempotent():
     assert patched.float is float
     assert patched.cumsum is np.cumsum
     assert 'float' not in vars(np)
+
+
+def test_timm_posterize_keeps_pillows_old_zero_bit_result():
+    from PIL import Image
+    from timm.data.auto_augment import AugmentOp
+
+    image = Image.new('RGB', (4, 4), (200, 100, 50))
+    op = AugmentOp('PosterizeIncreasing', prob=1.0, magnitude=10)  # keeps 4 - 4 = 0 bits
+    assert op(image).getextrema() == ((0, 0), (0, 0), (0, 0))
+    assert AugmentOp('PosterizeIncreasing', prob=1.0, magnitude=5)(image).getpixel((0, 0)) == (192, 64, 0)  # 2 bits

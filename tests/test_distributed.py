@@ -19,7 +19,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from siameseim.distributed import CPUDistributedDataParallel, distributed_session
-from siameseim.suite.demo import demo_context, make_demo_data
+from siameseim.suite.demo import QUICK_SIZES, demo_context, make_demo_data
 from siameseim.suite.runner import SuiteCheckpoint, run_suite
 from siameseim.suite.tasks import build_tasks
 
@@ -105,7 +105,7 @@ def stand_in_slurm(tmp_path_factory):
 @pytest.fixture(scope='module')
 def demo_data(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('demo_data'))
-    make_demo_data(root, log=lambda line: None)
+    make_demo_data(root, QUICK_SIZES, log=lambda line: None)
     return root
 
 

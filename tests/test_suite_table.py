@@ -23,18 +23,18 @@ RESULTS = {
 }
 
 EXPECTED_MARKDOWN = """\
-| model | FT | LIN | 1% | COCO AP^box | COCO AP^mask | ADE20k mIoU | LVIS AP^box | LVIS AP^box_r | LVIS AP^mask | LVIS AP^mask_r | IN-A | IN-R | IN-Sketch | 1 − mCE |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-| mine | 84.5 (+1.0) | – | – | 52.0 (+1.0) | 46.0 | – | – | – | – | – | 40.0 | – | – | 56.2 |
-| mae-repro | 83.5 | – | – | 51.0 | – | – | – | – | – | – | – | – | – | – |
+| model | FT | LIN | k-NN | 1% | COCO AP^box | COCO AP^mask | ADE20k mIoU | LVIS AP^box | LVIS AP^box_r | LVIS AP^mask | LVIS AP^mask_r | IN-A | IN-R | IN-Sketch | 1 − mCE |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| mine | 84.5 (+1.0) | – | – | – | 52.0 (+1.0) | 46.0 | – | – | – | – | – | 40.0 | – | – | 56.2 |
+| mae-repro | 83.5 | – | – | – | 51.0 | – | – | – | – | – | – | – | – | – | – |
 
 Differences in parentheses are against mae-repro.
 """
 
 EXPECTED_CSV = """\
-name,source,FT,LIN,1%,COCO AP^box,COCO AP^mask,ADE20k mIoU,LVIS AP^box,LVIS AP^box_r,LVIS AP^mask,LVIS AP^mask_r,IN-A,IN-R,IN-Sketch,1 − mCE
-mine,measured,84.5,,,52.0,46.04,,,,,,40.0,,,56.25
-mae-repro,measured,83.5,,,51.0,,,,,,,,,,
+name,source,FT,LIN,k-NN,1%,COCO AP^box,COCO AP^mask,ADE20k mIoU,LVIS AP^box,LVIS AP^box_r,LVIS AP^mask,LVIS AP^mask_r,IN-A,IN-R,IN-Sketch,1 − mCE
+mine,measured,84.5,,,,52.0,46.04,,,,,,40.0,,,56.25
+mae-repro,measured,83.5,,,,51.0,,,,,,,,,,
 """
 
 
@@ -49,9 +49,9 @@ def test_csv_is_exact():
 def test_paper_rows_come_first_and_serve_as_baseline():
     markdown = to_markdown(RESULTS, baseline='MAE')
     lines = markdown.splitlines()
-    assert lines[2].startswith('| MoCo-v3 (paper) | 83.0 | 76.7 | 63.4 | 47.9 | 42.7 | 47.3 |')
-    assert lines[4].startswith('| SiameseIM (paper) | 84.1 | 78.0 | 65.1 | 52.1 | 46.2 | 51.1 | 40.5 | 30.9 |')
-    assert lines[5].startswith('| mine | 84.5 (+0.9) | – | – | 52.0 (+0.4) | 46.0 (+0.1) |')
+    assert lines[2].startswith('| MoCo-v3 (paper) | 83.0 | 76.7 | – | 63.4 | 47.9 | 42.7 | 47.3 |')
+    assert lines[4].startswith('| SiameseIM (paper) | 84.1 | 78.0 | – | 65.1 | 52.1 | 46.2 | 51.1 | 40.5 | 30.9 |')
+    assert lines[5].startswith('| mine | 84.5 (+0.9) | – | – | – | 52.0 (+0.4) | 46.0 (+0.1) |')
     assert lines[-1] == 'Differences in parentheses are against MAE (paper).'
     assert PAPER_ROWS['SiameseIM']['1 − mCE'] == 57.1
 
@@ -83,3 +83,35 @@ def test_chart_has_a_panel_per_column_with_values(tmp_path, monkeypatch):
     with Image.open(path) as image:
         assert image.format == 'PNG' and image.size == (1920, 720)
     assert plot_results({'checkpoints': {}}, str(tmp_path), include_paper=False) is None
+
+
+SEEDED = {
+    'checkpoints': {
+        'sim': {'tasks': {'linear': {'metrics': {'top1': 60.0}, 'runs': {'top1': [58.0, 60.0, 62.0]}},
+                          'finetune': {'metrics': {'top1': 70.0}}}},
+        'random': {'tasks': {'linear': {'metrics': {'top1': 20.0}, 'runs': {'top1': [19.0, 21.0]}}}},
+    }
+}
+
+
+def test_seeded_columns_show_mean_and_sample_std_with_the_delta_of_the_means():
+    lines = to_markdown(SEEDED, baseline='random', include_paper=False).splitlines()
+    assert lines[2].startswith('| sim | 70.0 | 60.0 ± 2.0 (+40.0) | – |')
+    assert lines[3].startswith('| random | – | 20.0 ± 1.4 | – |')
+    assert lines[-1] == 'mean ± std: sample standard deviation over 2 or 3 seeds (per-seed values in results.json).'
+    assert '±' not in to_markdown(RESULTS, include_paper=False)
+
+
+def test_chart_draws_error_bars_for_seeded_values(tmp_path, monkeypatch):
+    import matplotlib.axes
+    calls = []
+    original = matplotlib.axes.Axes.bar
+
+    def recording_bar(self, *args, **kwargs):
+        calls.append(kwargs.get('yerr'))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, 'bar', recording_bar)
+    plot_results(SEEDED, str(tmp_path), include_paper=False)
+    assert calls[1] == pytest.approx([2.0, 2 ** 0.5])  # the LIN panel: sim, random
+    assert calls[0] == [0.0]  # FT: one run

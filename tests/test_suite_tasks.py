@@ -34,3 +34,12 @@ def test_task_names_and_order():
     assert [task.name for task in build_tasks(list(reversed(TASK_NAMES)))] == list(TASK_NAMES)
     with pytest.raises(ValueError, match='unknown task.*segm'):
         build_tasks(['segm'])
+
+
+def test_seeded_metrics_are_averaged_with_their_runs():
+    from siameseim.suite.tasks import aggregate, task_seeds
+    metrics, runs = aggregate([{'top1': 10.0, 'top5': 50.0}, {'top1': 20.0}])
+    assert metrics == {'top1': 15.0} and runs == {'top1': [10.0, 20.0]}
+    assert aggregate([{'top1': 10.0}]) == ({'top1': 10.0}, {})
+    ctx = SuiteContext(out_dir='.', data_root='.', extra={'seeds': {'linear': [0, 1, 2]}})
+    assert task_seeds(ctx, 'linear') == [0, 1, 2] and task_seeds(ctx, 'coco') == [None]

@@ -2,7 +2,7 @@
 
     python -m siameseim bench --checkpoint ours=sim.pth --checkpoint mae=mae_pretrain_vit_base.pth \\
         --tasks finetune coco ade20k robustness --data-root data --out work_dirs/suite --baseline mae
-    python -m siameseim demo            # toy data + tiny pretraining + every task, on a CPU
+    python -m siameseim demo            # toy world + tiny SiameseIM and MAE pretraining + every task, on a CPU
     python -m siameseim report work_dirs/suite --baseline mae   # rebuild report.html, running nothing
 
 Writes ``results.json`` (resumable state), ``results.csv``, ``results.md``, ``results.png`` and the
@@ -20,6 +20,7 @@ import torch
 from ..cli_checks import positive_int, writable_folder
 from .charts import plot_results
 from .lock import SuiteLockedError, output_lock
+from .provenance import provenance_footer
 from .report import build_report
 from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite, write_atomic
 from .table import to_csv, to_markdown
@@ -33,7 +34,7 @@ def _log(line: str) -> None:
 def write_report(results: dict, out_dir: str, baseline: Optional[str]) -> str:
     """``results.md``, ``results.csv`` and ``results.png`` next to ``results.json``; returns the Markdown."""
     markdown = to_markdown(results, baseline=baseline)
-    write_atomic(osp.join(out_dir, 'results.md'), markdown)
+    write_atomic(osp.join(out_dir, 'results.md'), markdown + provenance_footer(results))
     write_atomic(osp.join(out_dir, 'results.csv'), to_csv(results))
     plot_results(results, out_dir)
     build_report(out_dir, baseline)
@@ -79,16 +80,19 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from .demo import demo_context, make_demo_data, pretrain_tiny
+    from .demo import DEMO_SIZES, PRETRAIN_CONFIGS, QUICK_SIZES, demo_context, make_demo_data, pretrain_tiny
 
     start = time.time()
     ctx = demo_context(args.out, args.quick, log=_log)
-    data = make_demo_data(ctx.data_root, log=_log)
-    ctx.extra['subset_file'] = data['subset_file']
+    data = make_demo_data(ctx.data_root, QUICK_SIZES if args.quick else DEMO_SIZES, log=_log)
+    ctx.extra['subset_files'] = data['subset_files']
     iterations = args.pretrain_iters if args.pretrain_iters is not None else (40 if args.quick else 300)
-    pretrained = pretrain_tiny(osp.join(args.out, 'pretrain'), ctx.data_root, iterations, ctx)
-    checkpoints = [SuiteCheckpoint('siameseim-tiny', pretrained, 'demo'), SuiteCheckpoint('random-init', None, 'demo')]
-    results = run_suite(checkpoints, build_tasks(TASK_NAMES), ctx)
+    checkpoints = [SuiteCheckpoint(f'{method}-tiny', pretrain_tiny(method, osp.join(args.out, 'pretrain', method),
+                                                                    ctx.data_root, iterations, args.batch_size, ctx),
+                                   'demo')
+                   for method in PRETRAIN_CONFIGS]
+    checkpoints.append(SuiteCheckpoint('random-init', None, 'demo'))
+    results = run_suite(checkpoints, build_tasks(args.tasks), ctx)
     _summary(results, args.out, write_report(results, args.out, 'random-init'), start)
     return _exit_status(results)
 
@@ -111,11 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
     bench_parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                               help='device of the feature-extraction tasks (few-shot, robustness)')
-    demo_parser = commands.add_parser('demo', help='toy data + tiny pretraining + every task, on a CPU')
+    demo_parser = commands.add_parser('demo', help='toy world + tiny SiameseIM and MAE + every task, on a CPU')
     demo_parser.add_argument('--out', default='work_dirs/demo')
     demo_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')
     demo_parser.add_argument('--pretrain-iters', type=positive_int,
-                             help='pretraining iterations (default 300, quick 40)')
+                             help='pretraining iterations of each method (default 300, quick 40)')
+    demo_parser.add_argument('--batch-size', type=positive_int, default=32, help='pretraining batch size')
+    demo_parser.add_argument('--tasks', nargs='+', default=list(TASK_NAMES), choices=TASK_NAMES)
     report_parser = commands.add_parser('report', help='(re)build OUT_DIR/report.html from a finished or partial run')
     report_parser.add_argument('out', metavar='OUT_DIR', help='the --out folder of a bench or demo run')
     report_parser.add_argument('--baseline', help='row the deltas are computed against (a checkpoint name or MAE, '

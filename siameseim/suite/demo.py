@@ -1,8 +1,11 @@
-"""The embedded demo: toy data in every format, a tiny SiameseIM pretraining, every task, the table.
+"""The embedded demo: the toy world in every format, tiny SiameseIM and MAE pretrainings, every task, the table.
 
-Runs on a CPU with nothing downloaded. The numbers are those of tiny models on toy data — they show that
-every stage runs end to end and how the table reads, not what the recipes reach.
+Runs on a CPU with nothing downloaded. The classes of the toy world are shapes (colour, texture, size, position
+and rotation are random), so features have to be learnt; the table compares both pretrained encoders with a
+randomly initialised one, cheap evaluations over several seeds. The numbers are those of tiny models on toy
+data, not what the recipes reach.
 """
+import json
 import os
 import os.path as osp
 from typing import Callable, Dict, Optional
@@ -11,41 +14,46 @@ from mmengine.config import Config
 
 from .runner import SuiteContext
 from .tasks import DEMO_BACKBONE, REPO_ROOT, _last_checkpoint, _launch
+from .toy_data import ToyWorldSizes, make_toy_world
 
-PRETRAIN_CONFIG = osp.join(REPO_ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py')
+PRETRAIN_CONFIGS = {
+    'siameseim': osp.join(REPO_ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py'),
+    'mae': osp.join(REPO_ROOT, 'pretrain', 'configs', 'mae_vit-tiny-p16_1xb8-20e_toy.py'),
+}
+PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE'}
 DEMO_IMAGE_SIZE = 64
 
 
-def make_demo_data(root: str, log: Callable[[str], None] = print) -> Dict[str, str]:
-    """Toy ImageNet (+A/R/Sketch/C), COCO, LVIS v1 and ADE20k sets in the ``data/`` layout, and a 1 % list."""
-    from detection.toy import make_toy_coco, make_toy_lvis
-    from robustness.toy import make_toy_benchmarks
-    from segmentation.toy import make_ade20k_toy
-
+def make_demo_data(root: str, sizes: ToyWorldSizes = ToyWorldSizes(),
+                   log: Callable[[str], None] = print) -> Dict[str, object]:
+    """The toy world in every format (``siameseim.suite.toy_data``), generated once per ``root``."""
     marker = osp.join(root, '.complete')
-    subset_file = osp.join(root, 'imagenet', '1percent.txt')
     if osp.isfile(marker):
+        with open(marker) as f:
+            try:
+                data = json.load(f)
+            except ValueError:
+                data = {}
+        if 'subset_files' not in data:
+            raise ValueError(f'{root} holds the toy data of an older demo version: remove it or use another --out')
         log(f'[demo] toy data sets in {root}: already generated')
-        return dict(root=root, subset_file=subset_file)
-    log(f'[demo] generating toy data sets in {root}: ImageNet (+A/R/Sketch/C), COCO, LVIS v1, ADE20k')
-    make_toy_benchmarks(root, size=DEMO_IMAGE_SIZE + 8, corruption_size=DEMO_IMAGE_SIZE)
-    make_toy_coco(root)
-    make_toy_lvis(root, rare_in_val=True)
-    make_ade20k_toy(osp.join(root, 'ade', 'ADEChallengeData2016'), num_train=8, num_val=4, size=(64, 96))
-    train = osp.join(root, 'imagenet', 'train')
-    names = [name for wnid in sorted(os.listdir(train)) for name in sorted(os.listdir(osp.join(train, wnid)))[:3]]
-    with open(subset_file, 'w') as f:
-        f.write('\n'.join(names))
-    open(marker, 'w').close()
-    return dict(root=root, subset_file=subset_file)
+        return data
+    log(f'[demo] generating the toy world in {root}: ImageNet (+A/R/Sketch/C), COCO, LVIS v1, ADE20k')
+    data = make_toy_world(root, sizes, log=log)
+    with open(marker + '.tmp', 'w') as f:
+        json.dump(data, f)
+    os.replace(marker + '.tmp', marker)
+    return data
 
 
-def pretrain_config(data_root: str, iterations: int) -> Config:
-    """The tiny pretraining config on the toy ImageNet train images, about ``iterations`` steps long."""
-    cfg = Config.fromfile(PRETRAIN_CONFIG)
+def pretrain_config(method: str, data_root: str, iterations: int, batch_size: int) -> Config:
+    """The tiny ``method`` (``siameseim`` or ``mae``) pretraining on the toy ImageNet train images, about
+    ``iterations`` steps of ``batch_size`` images, with the demo backbone."""
+    cfg = Config.fromfile(PRETRAIN_CONFIGS[method])
     images = osp.join(data_root, 'imagenet', 'train')
     num_images = sum(len(files) for _, _, files in os.walk(images))
-    per_epoch = max(num_images // cfg.train_dataloader.batch_size, 1)
+    cfg.train_dataloader.batch_size = batch_size
+    per_epoch = max(num_images // batch_size, 1)
     epochs = max(-(-iterations // per_epoch), 2)
     warmup = max(epochs // 10, 1)
     cfg.model.encoder.update(DEMO_BACKBONE, img_size=DEMO_IMAGE_SIZE)
@@ -61,28 +69,42 @@ def pretrain_config(data_root: str, iterations: int) -> Config:
     return cfg
 
 
-def pretrain_tiny(work_dir: str, data_root: str, iterations: int, ctx: SuiteContext) -> str:
-    """Pretrain the tiny SiameseIM (resuming if interrupted); returns its final checkpoint."""
+def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, batch_size: int,
+                  ctx: SuiteContext) -> str:
+    """Pretrain the tiny ``method`` with ``tools/train.py`` (resuming if interrupted); returns its final
+    checkpoint."""
     done = osp.join(work_dir, 'last_checkpoint')
-    cfg = pretrain_config(data_root, iterations)
+    cfg = pretrain_config(method, data_root, iterations, batch_size)
     final = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    label = PRETRAIN_LABELS[method]
     if osp.isfile(done) and osp.isfile(final):
-        ctx.log(f'[demo] tiny SiameseIM pretraining: done in an earlier run ({final})')
+        ctx.log(f'[demo] tiny {label} pretraining: done in an earlier run ({final})')
         return final
     os.makedirs(work_dir, exist_ok=True)
-    ctx.log(f'[demo] pretraining a tiny SiameseIM for {cfg.train_cfg.max_epochs} epochs '
-            f'(about {iterations} iterations) in {work_dir}')
+    ctx.log(f'[demo] pretraining a tiny {label} for {cfg.train_cfg.max_epochs} epochs '
+            f'(about {iterations} iterations of {batch_size} images) in {work_dir}')
     cfg.work_dir = work_dir
-    config_path = osp.join(work_dir, 'siameseim-tiny_pretrain.py')
+    config_path = osp.join(work_dir, f'{method}-tiny_pretrain.py')
     cfg.dump(config_path)
     _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
     return _last_checkpoint(work_dir)
+
+
+# Sizes of the toy world: the default demo, and the shortened CI variant (--quick).
+DEMO_SIZES = ToyWorldSizes()
+QUICK_SIZES = ToyWorldSizes(train_per_class=4, val_per_class=4, ood_per_class=2, corrupted_per_class=1,
+                            fewshot_per_class=2, fewshot_seeds=2, detection_train=8, detection_val=4, ade_train=8,
+                            ade_val=4)
+# Seeds of the cheap evaluations (few-shot takes one seeded subset list per seed, see toy_data) and of the
+# dense tasks whose pretrained - random difference the demo reports with its spread.
+DEMO_SEEDS = {'linear': [0, 1, 2], 'knn': [0, 1, 2], 'coco': [0, 1], 'ade20k': [0, 1]}
+QUICK_SEEDS = {'linear': [0, 1], 'knn': [0, 1]}
 
 
 def demo_context(out_dir: str, quick: bool, log: Callable[[str], None] = print,
                  data_root: Optional[str] = None) -> SuiteContext:
     """The suite context of the demo profile (``quick`` shortens every run, for CI)."""
     extra = dict(device='cpu', quiet=True, detection_iters=2 if quick else 20,
-                 segmentation_iters=4 if quick else 40)
+                 segmentation_iters=4 if quick else 40, seeds=QUICK_SEEDS if quick else DEMO_SEEDS)
     return SuiteContext(out_dir=out_dir, data_root=data_root or osp.join(out_dir, 'data'), profile='demo', log=log,
                         extra=extra)

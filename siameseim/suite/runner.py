@@ -4,6 +4,11 @@ Every (checkpoint, task) pair gets its own work dir ``<out>/<checkpoint>/<task>/
 rewritten atomically after each pair, so an interrupted suite continues where it stopped: finished pairs
 are not run again, pairs whose data was missing, or that failed, are tried again. A task that fails is
 recorded with its error and the suite goes on with the others.
+
+Every result carries its provenance (:mod:`.provenance`): per checkpoint the sha256, format and architecture
+of its file; per task the config file (path + sha256), seeds, wall time, device, the file the metrics were
+read from and the backbone's load report; per invocation (``runs``) date, code version, libraries and host.
+A name already recorded from another checkpoint file is refused before anything is written.
 """
 import contextlib
 import json
@@ -15,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..checkpoint import read_checkpoint
+from .provenance import check_same_checkpoint, checkpoint_provenance, device_name, file_sha256, run_provenance
 
 RESULTS_FILE = 'results.json'
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @dataclass
@@ -40,6 +47,23 @@ class SuiteContext:
     extra: Dict[str, object] = field(default_factory=dict)
 
 
+@dataclass
+class TaskResult:
+    """What a task returns: its metrics (the mean where it ran several seeds; a str is a note, as for
+    :meth:`Task.run`) and how they were obtained.
+
+    ``runs`` holds each metric's value per seed (same order as ``seeds``) where there are several;
+    ``configs`` are the config files the task wrote and ran (one per seed); ``metric_files`` the files its
+    metrics were read from; ``load_report`` the summary of loading the checkpoint into the task's backbone.
+    """
+    metrics: Dict[str, Union[float, str, None]]
+    runs: Dict[str, List[float]] = field(default_factory=dict)
+    seeds: List[Optional[int]] = field(default_factory=list)
+    configs: List[str] = field(default_factory=list)
+    metric_files: List[str] = field(default_factory=list)
+    load_report: Optional[dict] = None
+
+
 class Task:
     """One benchmark task. Subclasses name their data and produce metrics in percent."""
 
@@ -51,8 +75,9 @@ class Task:
         return None
 
     def run(self, checkpoint: SuiteCheckpoint, work_dir: str, ctx: SuiteContext,
-            previous: Mapping[str, dict]) -> Dict[str, Union[float, str, None]]:
-        """Run the task and return its metrics; ``previous`` holds this checkpoint's finished tasks.
+            previous: Mapping[str, dict]) -> Union[TaskResult, Dict[str, Union[float, str, None]]]:
+        """Run the task and return its metrics (or a :class:`TaskResult`); ``previous`` holds this
+        checkpoint's finished tasks.
 
         A metric that cannot be computed is ``None``, or a one-line reason (a note shown under the table)."""
         raise NotImplementedError
@@ -89,15 +114,53 @@ def save_results(out_dir: str, results: Mapping) -> str:
     return write_atomic(osp.join(out_dir, RESULTS_FILE), json.dumps(results, indent=2))
 
 
+def _task_record(result: TaskResult, work_dir: str, seconds: float, device: str, run: int) -> dict:
+    """The ``results.json`` entry of a finished task (string metrics become ``notes``, None ones are left out)."""
+    notes = {key: value for key, value in result.metrics.items() if isinstance(value, str)}
+    metrics = {key: float(value) for key, value in result.metrics.items() if value is not None and key not in notes}
+    record = {'status': 'done', 'metrics': metrics, 'work_dir': work_dir, 'seconds': round(seconds, 1),
+              'run': run, 'device': device, 'seeds': list(result.seeds)}
+    if notes:
+        record['notes'] = notes
+    if result.runs:
+        record['runs'] = {key: [float(value) for value in values] for key, values in result.runs.items()}
+    if result.configs:
+        record['configs'] = [{'path': path, 'sha256': file_sha256(path)} for path in result.configs]
+    if result.metric_files:
+        record['metric_files'] = list(result.metric_files)
+    if result.load_report is not None:
+        record['load_report'] = result.load_report
+    return record
+
+
+def _device(ctx: SuiteContext) -> str:
+    """Where the tasks of this context compute, in words."""
+    import torch
+
+    local = device_name(str(ctx.extra.get('device') or ('cuda' if torch.cuda.is_available() else 'cpu')))
+    return local if ctx.launcher == 'none' else f'{ctx.gpus} process(es) via {ctx.launcher} (launched from {local})'
+
+
 def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx: SuiteContext) -> dict:
-    """Run every task for every checkpoint, skipping finished pairs; returns the results."""
+    """Run every task for every checkpoint, skipping finished pairs; returns the results.
+
+    Raises ValueError, before writing anything, when a checkpoint name of ``results.json`` was recorded
+    from another file.
+    """
     os.makedirs(ctx.out_dir, exist_ok=True)
     results = load_results(ctx.out_dir)
+    identities = {c.name: checkpoint_provenance(c.path, ctx.out_dir) for c in checkpoints}
+    for checkpoint in checkpoints:
+        check_same_checkpoint(checkpoint.name, results['checkpoints'].get(checkpoint.name, {}), checkpoint.path,
+                              identities[checkpoint.name]['sha256'])
+    runs = results.setdefault('runs', [])
+    runs.append(run_provenance(REPO_ROOT))
+    run, device = len(runs) - 1, _device(ctx)
     total = len(checkpoints) * len(tasks)
     done_before = 0
     for index, (checkpoint, task) in enumerate(((c, t) for c in checkpoints for t in tasks), start=1):
         entry = results['checkpoints'].setdefault(checkpoint.name, {'tasks': {}})
-        entry.update(path=checkpoint.path, arch=checkpoint.arch)
+        entry.update(path=checkpoint.path, arch=checkpoint.arch, **identities[checkpoint.name])
         state = entry['tasks'].get(task.name, {})
         prefix = f'[suite {index}/{total}] {checkpoint.name} / {task.name}'
         if state.get('status') == 'done':
@@ -118,7 +181,7 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
         ctx.log(f'{prefix}: running in {work_dir}')
         start = time.time()
         try:
-            metrics = task.run(checkpoint, work_dir, ctx, finished)
+            result = task.run(checkpoint, work_dir, ctx, finished)
         except Exception as err:
             reason = (str(err).strip().splitlines() or [''])[0]
             reason = f'{type(err).__name__}: {reason}'
@@ -126,21 +189,14 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
             entry['tasks'][task.name] = {'status': 'failed', 'reason': reason, 'work_dir': work_dir}
             save_results(ctx.out_dir, results)
             continue
-        notes = {key: value for key, value in metrics.items() if isinstance(value, str)}
-        metrics = {key: float(value) for key, value in metrics.items() if value is not None and key not in notes}
-        entry['tasks'][task.name] = {
-            'status': 'done',
-            'metrics': metrics,
-            'work_dir': work_dir,
-            'seconds': round(time.time() - start, 1),
-        }
-        if notes:
-            entry['tasks'][task.name]['notes'] = notes
-            for key, note in notes.items():
-                ctx.log(f'{prefix}: no {key}: {note}')
+        result = result if isinstance(result, TaskResult) else TaskResult(metrics=dict(result))
+        record = _task_record(result, work_dir, time.time() - start, device, run)
+        entry['tasks'][task.name] = record
+        for key, note in record.get('notes', {}).items():
+            ctx.log(f'{prefix}: no {key}: {note}')
         save_results(ctx.out_dir, results)
         ctx.log(f'{prefix}: done in {time.time() - start:.0f} s: '
-                + ', '.join(f'{key} {value:.2f}' for key, value in metrics.items()))
+                + ', '.join(f'{key} {value:.2f}' for key, value in record['metrics'].items()))
     if done_before:
         ctx.log(f'[suite] {done_before} of {total} task runs were finished before and not repeated')
     return results

@@ -13,12 +13,13 @@ import os.path as osp
 import subprocess
 import sys
 import traceback
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
 from ..models.vit import resolve_arch
-from .runner import SuiteCheckpoint, SuiteContext, Task, write_atomic
+from .load_summary import backbone_load_summary
+from .runner import SuiteCheckpoint, SuiteContext, Task, TaskResult, write_atomic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -93,6 +94,29 @@ def _last_checkpoint(work_dir: str) -> str:
         return f.read().strip()
 
 
+def task_seeds(ctx: SuiteContext, task: str) -> List[Optional[int]]:
+    """The seeds ``task`` runs with (``ctx.extra['seeds'][task]``); ``[None]``: once, with the config's seed."""
+    return list(ctx.extra.get('seeds', {}).get(task) or [None])
+
+
+def seed_dir(work_dir: str, seeds: Sequence[Optional[int]], seed: Optional[int]) -> str:
+    """The work dir of one seed: the task's own with a single seed, ``seed<k>/`` below it otherwise."""
+    path = work_dir if len(seeds) == 1 else osp.join(work_dir, f'seed{seed}')
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def aggregate(per_seed: Sequence[Mapping[str, object]]) -> Tuple[Dict[str, object], Dict[str, List[float]]]:
+    """Mean of every number all seeds produced, and (with several seeds) each one's per-seed values; notes
+    (str) and None metrics are those of the first seed."""
+    keys = [key for key in per_seed[0]
+            if all(isinstance(values.get(key), (int, float)) for values in per_seed)]
+    runs = {key: [float(values[key]) for values in per_seed] for key in keys}
+    means = {key: value for key, value in per_seed[0].items() if value is None or isinstance(value, str)}
+    means.update({key: sum(values) / len(values) for key, values in runs.items()})
+    return means, (runs if len(per_seed) > 1 else {})
+
+
 def _missing(paths: Sequence[str]) -> Optional[str]:
     absent = [path for path in paths if not osp.exists(path)]
     return f'{absent[0]} is missing (data layout: docs/data.md)' if absent else None
@@ -116,16 +140,27 @@ class ConfigTask(Task):
 
     def run(self, checkpoint, work_dir, ctx, previous):
         cfg = self.config(checkpoint, ctx)
-        cfg.work_dir = work_dir
-        config_path = write_atomic(osp.join(work_dir, f'{checkpoint.name}_{self.name}.py'), cfg.dump())
-        _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
-        metrics_path = osp.join(work_dir, 'test_metrics.json')
-        show = ['--show-dir', osp.join(work_dir, PREDICTIONS_DIR), '--show-max', str(self.show_images)] \
-            if self.show_images else []
-        _launch('test', [config_path, _last_checkpoint(work_dir), '--work-dir', work_dir, '--out', metrics_path,
-                         *show], ctx, work_dir)
-        with open(metrics_path) as f:
-            return self.metrics(json.load(f))
+        seeds = task_seeds(ctx, self.name)
+        configs, metric_files, per_seed = [], [], []
+        for seed in seeds:
+            run_dir = seed_dir(work_dir, seeds, seed)
+            cfg.work_dir = run_dir
+            if seed is not None:
+                cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+            config_path = write_atomic(osp.join(run_dir, f'{checkpoint.name}_{self.name}.py'), cfg.dump())
+            _launch('train', [config_path, '--work-dir', run_dir], ctx, run_dir)
+            metrics_path = osp.join(run_dir, 'test_metrics.json')
+            show = ['--show-dir', osp.join(run_dir, PREDICTIONS_DIR), '--show-max', str(self.show_images)] \
+                if self.show_images else []
+            _launch('test', [config_path, _last_checkpoint(run_dir), '--work-dir', run_dir, '--out', metrics_path,
+                             *show], ctx, run_dir)
+            with open(metrics_path) as f:
+                per_seed.append(self.metrics(json.load(f)))
+            configs.append(config_path)
+            metric_files.append(metrics_path)
+        metrics, runs = aggregate(per_seed)
+        return TaskResult(metrics, runs, seeds, configs, metric_files,
+                          backbone_load_summary(cfg.model.backbone, checkpoint.path))
 
 
 def _demo_backbone(cfg: Config, img_size) -> None:
@@ -168,36 +203,106 @@ class ClassificationTask(ConfigTask):
         return {'top1': raw['imagenet/top1'], 'top5': raw['imagenet/top5']}
 
 
+def _feature_backbone(checkpoint: SuiteCheckpoint, ctx: SuiteContext) -> dict:
+    """Backbone options of the frozen-feature tasks (few-shot, k-NN): the demo's tiny ViT or the arch."""
+    return dict(DEMO_BACKBONE, img_size=64) if ctx.profile == 'demo' else dict(arch=checkpoint.arch)
+
+
+def _feature_load_summary(checkpoint: SuiteCheckpoint, ctx: SuiteContext) -> Optional[dict]:
+    return backbone_load_summary(dict(_feature_backbone(checkpoint, ctx), final_norm=False, global_pool=None),
+                                 checkpoint.path)
+
+
+def _eval_sizes(ctx: SuiteContext) -> Dict[str, int]:
+    crop = 64 if ctx.profile == 'demo' else 224
+    return dict(crop_size=crop, resize=round(crop * 256 / 224))
+
+
 class FewShotTask(Task):
-    """1 % few-shot logistic regression on frozen features (method.md §5.3)."""
+    """1 % few-shot logistic regression on frozen features (method.md §5.3), once per subset list."""
 
     name = 'fewshot'
 
     def missing_data(self, ctx):
         root = osp.join(ctx.data_root, 'imagenet')
-        return _missing([self.subset_file(ctx), osp.join(root, 'train'), osp.join(root, 'val')])
+        return _missing([*self.subset_files(ctx), osp.join(root, 'train'), osp.join(root, 'val')])
 
     @staticmethod
-    def subset_file(ctx) -> str:
-        """``--subset-file``, else the shipped SimCLR 1 % list."""
+    def subset_files(ctx) -> List[str]:
+        """``ctx.extra['subset_files']`` (one run each, e.g. the demo's seeded lists), else ``--subset-file``,
+        else the shipped SimCLR 1 % list."""
         from robustness.few_shot import SIMCLR_1PERCENT
-        return ctx.extra.get('subset_file') or SIMCLR_1PERCENT
+        return list(ctx.extra.get('subset_files') or [ctx.extra.get('subset_file') or SIMCLR_1PERCENT])
 
     def run(self, checkpoint, work_dir, ctx, previous):
         from robustness.datasets import scan_wnid_folder
         from robustness.few_shot import (build_feature_model, default_lambd, few_shot_eval, load_subset_file,
                                          subset_samples)
         demo = ctx.profile == 'demo'
-        model = build_feature_model(checkpoint.path, dict(DEMO_BACKBONE, img_size=64) if demo else checkpoint.arch)
+        model = build_feature_model(checkpoint.path, _feature_backbone(checkpoint, ctx))
         root = osp.join(ctx.data_root, 'imagenet')
-        train = subset_samples(osp.join(root, 'train'), load_subset_file(self.subset_file(ctx)))
         val = scan_wnid_folder(osp.join(root, 'val'))
-        crop = 64 if demo else 224
-        result = few_shot_eval(model, train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
-                               cache_dir=work_dir, device=ctx.extra.get('device', 'cpu'),
-                               num_workers=0 if demo else 8, crop_size=crop, resize=round(crop * 256 / 224))
-        write_atomic(osp.join(work_dir, 'few_shot.json'), json.dumps(result, indent=2))
-        return {'top1': result['top1']}
+        files = self.subset_files(ctx)
+        seeds = list(range(len(files)))
+        per_seed, metric_files = [], []
+        for seed, subset_file in zip(seeds, files):
+            run_dir = seed_dir(work_dir, seeds, seed)
+            train = subset_samples(osp.join(root, 'train'), load_subset_file(subset_file))
+            result = few_shot_eval(model, train, val, lambd=0.1 if demo else default_lambd(checkpoint.arch),
+                                   cache_dir=run_dir, device=ctx.extra.get('device', 'cpu'),
+                                   num_workers=0 if demo else 8, **_eval_sizes(ctx))
+            result['subset_file'] = subset_file
+            path = write_atomic(osp.join(run_dir, 'few_shot.json'), json.dumps(result, indent=2))
+            per_seed.append({'top1': result['top1']})
+            metric_files.append(path)
+        metrics, runs = aggregate(per_seed)
+        return TaskResult(metrics, runs, seeds, [], metric_files, _feature_load_summary(checkpoint, ctx))
+
+
+class KnnTask(Task):
+    """DINO's weighted 20-NN (T = 0.07) on frozen cls-token features: ImageNet val against a train memory bank.
+
+    With several seeds (``ctx.extra['seeds']['knn']``) each seed's bank is a seeded random
+    ``bank_fraction`` of every class's training images, so the spread shows how much the score depends
+    on the labelled data; with one seed the bank is the whole train set (DINO's protocol).
+    """
+
+    name = 'knn'
+    bank_fraction = 0.8
+
+    def missing_data(self, ctx):
+        root = osp.join(ctx.data_root, 'imagenet')
+        return _missing([osp.join(root, 'train'), osp.join(root, 'val')])
+
+    def run(self, checkpoint, work_dir, ctx, previous):
+        import torch
+
+        from robustness.datasets import scan_wnid_folder
+        from robustness.few_shot import build_feature_model, cached_features
+        from robustness.knn import knn_accuracy
+        demo = ctx.profile == 'demo'
+        model = build_feature_model(checkpoint.path, _feature_backbone(checkpoint, ctx))
+        root = osp.join(ctx.data_root, 'imagenet')
+        options = dict(device=ctx.extra.get('device', 'cpu'), num_workers=0 if demo else 8, **_eval_sizes(ctx))
+        train_x, train_y = cached_features(model, scan_wnid_folder(osp.join(root, 'train')),
+                                           osp.join(work_dir, 'features_train.pt'), **options)
+        val_x, val_y = cached_features(model, scan_wnid_folder(osp.join(root, 'val')),
+                                       osp.join(work_dir, 'features_val.pt'), **options)
+        seeds = task_seeds(ctx, self.name)
+        per_seed = []
+        for seed in seeds:
+            keep = torch.arange(len(train_y))
+            if seed is not None and len(seeds) > 1:
+                generator = torch.Generator().manual_seed(seed)
+                keep = torch.cat([index[torch.randperm(len(index), generator=generator)
+                                        [:max(1, round(self.bank_fraction * len(index)))]]
+                                  for index in (torch.nonzero(train_y == label)[:, 0] for label in train_y.unique())])
+            per_seed.append(knn_accuracy(train_x[keep], train_y[keep], val_x, val_y))
+        metrics, runs = aggregate(per_seed)
+        path = write_atomic(osp.join(work_dir, 'knn.json'),
+                            json.dumps(dict(metrics=metrics, runs=runs, seeds=seeds, k=20, temperature=0.07,
+                                            bank_fraction=self.bank_fraction if len(seeds) > 1 else 1.0), indent=2))
+        return TaskResult(metrics, runs, seeds, [], [path], _feature_load_summary(checkpoint, ctx))
 
 
 class DetectionTask(ConfigTask):
@@ -227,9 +332,11 @@ class DetectionTask(ConfigTask):
         cfg = Config.fromfile(path)
         root = osp.join(ctx.data_root, self.folder) + '/'
         if ctx.profile == 'demo':
-            from detection.toy import COCO_CATEGORIES, LVIS_CATEGORIES, scale_down
-            cfg = scale_down(cfg, root, max_iters=ctx.extra.get('detection_iters', 6),
-                             categories=COCO_CATEGORIES if self.name == 'coco' else LVIS_CATEGORIES)
+            from detection.toy import scale_down
+            train_file = 'instances_train2017.json' if self.name == 'coco' else 'lvis_v1_train.json'
+            with open(osp.join(root, 'annotations', train_file)) as f:
+                categories = sorted(json.load(f)['categories'], key=lambda category: category['id'])
+            cfg = scale_down(cfg, root, max_iters=ctx.extra.get('detection_iters', 6), categories=categories)
             cfg.model.backbone.update(DEMO_BACKBONE)
         else:
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -307,9 +414,13 @@ class RobustnessTask(Task):
 
     def run(self, checkpoint, work_dir, ctx, previous):
         from robustness.evaluate import classifier_config, eval_geometry, run_benchmarks
-        finetune_dir = previous['finetune']['work_dir']
-        classifier = classifier_config(osp.join(finetune_dir, f'{checkpoint.name}_finetune.py'))
-        weights = _last_checkpoint(finetune_dir)
+        from siameseim.checkpoint import read_checkpoint
+        finetune = previous['finetune']
+        finetune_config = (finetune['configs'][0]['path'] if 'configs' in finetune else
+                           osp.join(finetune['work_dir'], f'{checkpoint.name}_finetune.py'))
+        classifier = classifier_config(finetune_config)
+        weights = _last_checkpoint(osp.dirname(finetune_config))
+        configs, metric_files = [], []
 
         def test(name: str, cfg: Config) -> dict:
             """One set's test config, dumped and run by tools/test.py with the suite's launcher."""
@@ -318,6 +429,8 @@ class RobustnessTask(Task):
             config_path = write_atomic(osp.join(set_dir, f'{checkpoint.name}_robustness_{name}.py'), cfg.dump())
             metrics_path = osp.join(set_dir, 'test_metrics.json')
             _launch('test', [config_path, weights, '--work-dir', set_dir, '--out', metrics_path], ctx, set_dir)
+            configs.append(config_path)
+            metric_files.append(metrics_path)
             with open(metrics_path) as f:
                 return json.load(f)
 
@@ -337,7 +450,12 @@ class RobustnessTask(Task):
             summary = results['imagenet-c']
             for key in ('one_minus_mce', 'mce'):
                 metrics[key] = summary.get('mce_gap') if summary[key] is None else summary[key]
-        return metrics
+        # tools/test.py loads the fine-tuned classifier strictly: every tensor, nothing missing or unused
+        loaded = read_checkpoint(weights)
+        report = dict(format='fine-tuned classifier (strict)', source=weights,
+                      loaded=len(loaded.get('state_dict', loaded)), resized=0, resized_keys=[], missing=0,
+                      unexplained_missing=0, unexpected=0, dropped=0)
+        return TaskResult(metrics, {}, [None], configs, metric_files, report)
 
 
 def build_tasks(names: Sequence[str]) -> List[Task]:
@@ -345,6 +463,7 @@ def build_tasks(names: Sequence[str]) -> List[Task]:
     factories = {
         'finetune': lambda: ClassificationTask('finetune'),
         'linear': lambda: ClassificationTask('linear'),
+        'knn': KnnTask,
         'fewshot': FewShotTask,
         'coco': lambda: DetectionTask('coco'),
         'lvis': lambda: DetectionTask('lvis'),
@@ -357,4 +476,4 @@ def build_tasks(names: Sequence[str]) -> List[Task]:
     return [factories[name]() for name in factories if name in names]
 
 
-TASK_NAMES = ('finetune', 'linear', 'fewshot', 'coco', 'lvis', 'ade20k', 'robustness')
+TASK_NAMES = ('finetune', 'linear', 'knn', 'fewshot', 'coco', 'lvis', 'ade20k', 'robustness')
