@@ -4,6 +4,8 @@ import os.path as osp
 import numpy as np
 import torch
 from PIL import Image
+
+from pretrain.data.photo_like import write_imagenet_like_jpegs
 from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -11,7 +13,7 @@ benchmark_data = load_tool('benchmark_data')
 
 
 def test_generated_jpegs_have_imagenet_sizes_and_photo_statistics(tmp_path):
-    paths = benchmark_data.write_imagenet_like_jpegs(str(tmp_path), 6, seed=1)
+    paths = write_imagenet_like_jpegs(str(tmp_path), 6, seed=1)
     assert len(paths) == 6
     for path in paths:
         with Image.open(path) as image:

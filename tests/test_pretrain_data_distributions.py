@@ -21,10 +21,9 @@ from scipy import ndimage, stats
 from pretrain.data import (BlockMaskGenerator, FastSiameseTwoViewTransform, PretrainImageFolder,
                            SiameseTwoViewTransform, array_ops)
 from pretrain.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-photo_like_image = load_tool('benchmark_data').photo_like_image
+from pretrain.data.photo_like import photo_like_image
 
 DRAWS = 2000
 INPUT_SIZE = 32

@@ -15,10 +15,9 @@ from pretrain.data import (EncodedImage, FastSiameseTwoViewTransform, SiameseTwo
                            ViewGeometry, array_ops)
 from pretrain.data.fast_transforms import decode_reduction
 from pretrain.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from tool_modules import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-photo_like_image = load_tool('benchmark_data').photo_like_image
+from pretrain.data.photo_like import photo_like_image
 
 NO_PHOTOMETRIC = dict(jitter_prob=0.0, grayscale_prob=0.0, blur_prob=(0.0, 0.0), solarize_prob=(0.0, 0.0))
 

@@ -19,17 +19,17 @@ import os.path as osp
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from PIL import Image
 from torch.utils.data import DataLoader, default_collate
 
 from pretrain.data import PretrainImageFolder
 from pretrain.data.fast_transforms import decode_reduction
+from pretrain.data.photo_like import write_imagenet_like_jpegs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py')
@@ -38,29 +38,6 @@ PIPELINES = {
     'fast': dict(type='FastSiameseTwoViewTransform', reduced_decode=True),
     'fast-full-decode': dict(type='FastSiameseTwoViewTransform', reduced_decode=False),
 }
-
-
-def photo_like_image(rng: np.random.Generator, height: int, width: int, grain: float = 11.0) -> np.ndarray:
-    """An RGB ``uint8`` image with a photograph's kind of spectrum: smooth noise at seven octaves (amplitude
-    falling by 0.75 per octave), a random colour cast, and pixel grain of standard deviation ``grain``."""
-    img = np.zeros((height, width, 3), np.float32)
-    for octave in range(7):
-        grid = rng.normal(0, 1, (max(2, height >> (7 - octave)), max(2, width >> (7 - octave)), 3))
-        img += cv2.resize(grid.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC) * (60 * 0.75**octave)
-    img += rng.normal(0, grain, (height, width, 3)).astype(np.float32) + rng.uniform(60, 190, 3).astype(np.float32)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def write_imagenet_like_jpegs(root: str, count: int, seed: int = 0, sides: Sequence[int] = (333, 640)) -> List[str]:
-    """``count`` photo-like JPEGs (quality 90) with height and width drawn uniformly from ``sides``."""
-    rng = np.random.default_rng(seed)
-    paths = []
-    for index in range(count):
-        height, width = (int(side) for side in rng.integers(sides[0], sides[1] + 1, 2))
-        path = osp.join(root, f'{index:05d}.JPEG')
-        Image.fromarray(photo_like_image(rng, height, width)).save(path, quality=90)
-        paths.append(path)
-    return paths
 
 
 def build_dataset(cfg: Config, root: str, pipeline: str) -> PretrainImageFolder:

@@ -26,11 +26,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import pretrain  # noqa: F401  (registers the pretraining models)
 from pretrain.data import BlockMaskGenerator, PretrainImageFolder
+from pretrain.data.photo_like import write_imagenet_like_jpegs
 from pretrain.losses import unigrad
 from siameseim.benchmarking import time_steps
 from siameseim.registry import MODELS
 
-from benchmark_data import write_imagenet_like_jpegs  # tools/ sibling: the same generated JPEGs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py')
