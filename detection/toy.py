@@ -63,7 +63,7 @@ def write_split(folder: str, image_ids: Sequence[int], categories: Sequence[dict
 
 def make_toy_coco(root: str, num_train: int = 8, num_val: int = 4, size: Tuple[int, int] = (96, 128),
                   seed: int = 0) -> str:
-    """``root/coco/{annotations,train2017,val2017}`` as downstream.md §6; returns ``root/coco/``."""
+    """``root/coco/{annotations,train2017,val2017}`` as docs/protocols.md §6; returns ``root/coco/``."""
     rng = np.random.default_rng(seed)
     coco = osp.join(root, 'coco')
     os.makedirs(osp.join(coco, 'annotations'), exist_ok=True)

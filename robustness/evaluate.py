@@ -3,7 +3,7 @@
 Each set is a dataset + metric pair in a test config (``robustness/configs/robustness/vit-b_ft_<set>.py``)
 that ``tools/test.py`` runs on one process, under ``torchrun`` or under slurm. :func:`benchmark_config`
 moves a set's test parts onto any classifier config (the fine-tuning config a checkpoint was trained with),
-and :func:`run_benchmarks` runs every set found under an OpenMMLab-style data root (downstream.md §6), in an
+and :func:`run_benchmarks` runs every set found under an OpenMMLab-style data root (docs/protocols.md §6), in an
 order that gives ImageNet-C the val error relative mCE needs::
 
     data/imagenet/val/<wnid>/*.JPEG                  val top-1 / top-5 (also the clean error of relative mCE)

@@ -1,4 +1,4 @@
-"""1 % ImageNet few-shot evaluation: multinomial logistic regression on frozen features (method.md §5.3).
+"""1 % ImageNet few-shot evaluation: multinomial logistic regression on frozen features (docs/method.md §5.3).
 
 Protocol (SiameseIM/MSN ``main_logistic.py``): feature = cls token of the last block output, no final norm;
 images Resize(256, bilinear) → CenterCrop 224; train on the SimCLR 1 % subset (12,811 ``<wnid>_<n>.JPEG``
@@ -47,11 +47,11 @@ SOLVERS = ('auto', 'cyanure', 'lbfgs')
 DEFAULT_TOL = {'cyanure': 1e-3, 'lbfgs': 1e-6}  # relative duality gap (official value); gradient norm
 SOLVER_NAMES = {'cyanure': 'multinomial logistic regression, cyanure (tol 1e-3, 300 epochs)',
                 'lbfgs': 'full-batch multinomial logistic regression, L-BFGS (torch, fp64)'}
-DEFAULT_LAMBD = {768: 0.1, 1024: 0.01}  # by width: ViT-B, ViT-L (method.md §5.3); others use 0.1
+DEFAULT_LAMBD = {768: 0.1, 1024: 0.01}  # by width: ViT-B, ViT-L (docs/method.md §5.3); others use 0.1
 
 
 def default_lambd(arch: str) -> float:
-    """The spec's regularisation for ``arch`` (any alias ``resolve_arch`` accepts)."""
+    """The published regularisation for ``arch`` (any alias ``resolve_arch`` accepts)."""
     return DEFAULT_LAMBD.get(resolve_arch(arch)['embed_dim'], 0.1)
 
 
@@ -187,7 +187,7 @@ def _cyanure_weights(features: np.ndarray, targets: np.ndarray, lam: float, tol:
 
 def fit_cyanure(features: torch.Tensor, targets: torch.Tensor, lam: float, tol: float = DEFAULT_TOL['cyanure'],
                 max_epochs: int = 300) -> torch.Tensor:
-    """The same minimiser by cyanure with the official settings (method.md §5.3 item 6), as ``[D, K]`` fp64.
+    """The same minimiser by cyanure with the official settings (docs/method.md §5.3 item 6), as ``[D, K]`` fp64.
 
     cyanure runs in a child process: it brings its own OpenMP and OpenBLAS runtimes, and with them loaded
     beside torch's a later oneDNN convolution backward in the same process was seen to deadlock.

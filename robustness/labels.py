@@ -1,6 +1,6 @@
 """ImageNet class tables shipped with the package: the 1000 wnids and the 200-class ImageNet-A/-R subsets.
 
-Every dataset of the task maps folder names through :func:`imagenet_1k_index` (downstream.md §6), never by
+Every dataset of the task maps folder names through :func:`imagenet_1k_index` (docs/protocols.md §6), never by
 enumerating the folders on disk, so a 200-class or partial copy keeps the 1000-way label of each image.
 """
 from functools import lru_cache

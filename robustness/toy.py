@@ -1,6 +1,6 @@
 """Tiny ImageNet-style data trees with real wnid folder names, for tests and the CPU demo.
 
-:func:`make_toy_benchmarks` writes the OpenMMLab-style ``data/`` layout of downstream.md §6 (ImageNet train/
+:func:`make_toy_benchmarks` writes the OpenMMLab-style ``data/`` layout of docs/protocols.md §6 (ImageNet train/
 val, -A, -R, -Sketch, -C) with a few small images per class. Each class gets its own colour, so a tiny model
 can learn it in a few iterations.
 """

@@ -1,4 +1,4 @@
-"""Image transforms of the ImageNet protocols (method.md §5.1–5.3, downstream.md §4.1).
+"""Image transforms of the ImageNet protocols (docs/method.md §5.1–5.3, docs/protocols.md §4.1).
 
 * :class:`FinetuneTrainTransform` — timm ``create_transform``: RandomResizedCrop (bicubic), flip,
   RandAugment ``rand-m9-mstd0.5-inc1``, no colour jitter, RandomErasing p 0.25 ``pixel``.

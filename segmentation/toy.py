@@ -1,7 +1,7 @@
 """A tiny ADE20k tree in the real layout, for tests and the CPU demo.
 
 :func:`make_ade20k_toy` writes ``images/{training,validation}/*.jpg`` and ``annotations/{...}/*.png`` with PNG
-values 0-150 (0 = "other", ignored after ``reduce_zero_label``), as downstream.md §6 describes. Each image is
+values 0-150 (0 = "other", ignored after ``reduce_zero_label``), as docs/protocols.md §6 describes. Each image is
 split into a few rectangles of distinct classes, each drawn in its class's own colour plus noise, so a tiny
 model can learn something in a few iterations.
 """

@@ -1,6 +1,6 @@
 """Checkpoint import: read any supported ViT checkpoint, map it onto the canonical backbone, load it.
 
-Pipeline (method.md §6.7): :func:`read_checkpoint` (safe unpickling on CPU) → :func:`to_canonical` (detect the
+Pipeline (docs/method.md §6.7): :func:`read_checkpoint` (safe unpickling on CPU) → :func:`to_canonical` (detect the
 format, rename to timm's canonical names, drop what is not backbone, record metadata) → :func:`load_pretrained`
 (check the architecture, resize position tables to the model, load, return a :class:`LoadReport`).
 
@@ -223,7 +223,8 @@ def _is_suite_checkpoint(checkpoint: Mapping) -> bool:
 
 
 def _unwrap(checkpoint: Mapping) -> Tuple[Dict[str, torch.Tensor], Optional[str]]:
-    """The state dict (§6.7 rule 1: ``state_dict``, ``model``, ``module``, else the dict) without ``module.``."""
+    """The state dict without ``module.``: ``state_dict``, ``model``, ``module``, else the dict itself
+    (docs/method.md §6.7 rule 1)."""
     container = next((key for key in ('state_dict', 'model', 'module') if isinstance(checkpoint.get(key), Mapping)),
                      None)
     state_dict = checkpoint[container] if container else checkpoint
@@ -256,7 +257,7 @@ def _sincos_tables(dim: int, grid: Tuple[int, int]) -> Dict[str, torch.Tensor]:
 
 
 def _sincos_convention(pos_embed: torch.Tensor, num_prefix: int, grid: Optional[Tuple[int, int]]) -> Optional[str]:
-    """``'row_first'`` / ``'col_first'`` when the table is exactly a fixed 2-D sin-cos table (method.md §1.2)."""
+    """``'row_first'`` / ``'col_first'`` when the table is exactly a fixed 2-D sin-cos table (docs/method.md §1.2)."""
     dim = pos_embed.shape[-1]
     if grid is None or dim % 4 or pos_embed.shape[1] != num_prefix + grid[0] * grid[1]:
         return None
@@ -289,7 +290,7 @@ def _pos_embed_layout(state_dict: Mapping[str, torch.Tensor],
 def detect_format(checkpoint: Mapping) -> str:
     """Name of the checkpoint format (a key of :data:`FORMATS`), from a loaded checkpoint or a bare state dict.
 
-    Key-based rules of method.md §6.7, then, for the timm-style family, the position table: SiameseIM and
+    Key-based rules of docs/method.md §6.7, then, for the timm-style family, the position table: SiameseIM and
     MoCo-v3 store a row-first sin-cos table, MAE a column-first one; fine-tuned SiameseIM/MAE models have
     ``fc_norm`` and no ``norm``.
     """
@@ -351,7 +352,7 @@ def _rename(state_dict: Mapping[str, torch.Tensor], rules: Sequence[Tuple[str, s
 
 
 def _from_beit(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """BEiT names → canonical (method.md §6.5).
+    """BEiT names → canonical (docs/method.md §6.5).
 
     The shared ``rel_pos_bias.relative_position_bias_table`` is copied into every block; ``q_bias``/``v_bias`` →
     ``qkv.bias`` with a zero key bias; ``gamma_1/2`` → ``ls1/2.gamma``. Index buffers, ``mask_token`` and
@@ -416,7 +417,7 @@ def _from_mm(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str]) -> Di
 
 def _from_siameseim_pretrain(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str],
                              use_target_encoder: bool) -> Dict[str, torch.Tensor]:
-    """Online encoder, or the target encoder (``mm_`` prefix stripped, shared ``pos_embed``), method.md §6.1."""
+    """Online encoder, or the target encoder (``mm_`` prefix stripped, shared ``pos_embed``), docs/method.md §6.1."""
     if not use_target_encoder:
         return state_dict
     if not any(key.startswith('mm_blocks.') for key in state_dict):
@@ -455,7 +456,7 @@ def _from_suite_pretrain(state_dict: Dict[str, torch.Tensor], dropped: Dict[str,
 
 def _from_moco(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str],
                use_target_encoder: bool) -> Dict[str, torch.Tensor]:
-    """``base_encoder.*`` (or ``momentum_encoder.*``) without the projection MLP ``head.*`` (method.md §6.4)."""
+    """``base_encoder.*`` (or ``momentum_encoder.*``) without the projection MLP ``head.*`` (docs/method.md §6.4)."""
     prefix = 'momentum_encoder.' if use_target_encoder else 'base_encoder.'
     encoder = {}
     for key, value in state_dict.items():
@@ -629,7 +630,7 @@ def to_canonical(checkpoint: Mapping,
                  *,
                  keep_head: bool = False,
                  use_target_encoder: bool = False) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
-    """Canonical backbone state dict (method.md §6 names) and metadata of any supported checkpoint.
+    """Canonical backbone state dict (docs/method.md §6 names) and metadata of any supported checkpoint.
 
     Args:
         checkpoint: a loaded checkpoint (:func:`read_checkpoint`) or a bare state dict.
@@ -702,7 +703,7 @@ def resize_pos_embed(pos_embed: torch.Tensor,
                      dst_grid: Sequence[int],
                      num_prefix_src: int = 1,
                      num_prefix_dst: Optional[int] = None) -> torch.Tensor:
-    """Resize a stored ``[1, prefix + gh*gw, D]`` table to another grid and prefix count (§6.7 rule 4).
+    """Resize a stored ``[1, prefix + gh*gw, D]`` table to another grid and prefix count (docs/method.md §6.7 rule 4).
 
     The patch part is resized bicubically (``align_corners=False``, fp32); prefix rows are copied. With fewer
     target prefix rows the first ones are kept: a distilled DeiT table (cls, dist) keeps cls, and a model without
@@ -882,12 +883,12 @@ def _model_lacks_reason(key: str) -> Optional[str]:
 
 
 def _expected_missing_reason(key: str, checkpoint_keys: Sequence[str], keep_head: bool) -> Optional[str]:
-    """Why a model key absent from the checkpoint is expected (method.md §6.7 rule 5); None if it is not."""
+    """Why a model key absent from the checkpoint is expected (docs/method.md §6.7 rule 5); None if it is not."""
     def checkpoint_has(suffix: str) -> bool:
         return any(name.endswith(suffix) for name in checkpoint_keys)
 
     if key.startswith('norm.') and 'norm.weight' not in checkpoint_keys:
-        return 'checkpoint has no final norm (e.g. SiameseIM): stays at identity init (method.md §6.1)'
+        return 'checkpoint has no final norm (e.g. SiameseIM): stays at identity init (docs/method.md §6.1)'
     if _HEAD_KEY.match(key) and not keep_head:
         return 'classifier not requested (keep_head=False): keeps its fresh init'
     if key.endswith(('.attn.rel_pos_h', '.attn.rel_pos_w')) and not checkpoint_has('.attn.rel_pos_h'):

@@ -1,4 +1,4 @@
-"""LARS, the optimizer of the linear-probe recipe (method.md §5.2; MAE's ``util/lars.py``)."""
+"""LARS, the optimizer of the linear-probe recipe (docs/method.md §5.2; MAE's ``util/lars.py``)."""
 from typing import Callable, Iterable, Optional, Union
 
 import torch

@@ -166,18 +166,19 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
       wildcards; default :data:`DEFAULT_NO_DECAY_NAMES`.
     - ``decay_norm_and_bias``: decay 1-D parameters and biases too (default False).
 
-    Values that reproduce each recipe of the spec (``default`` = :data:`DEFAULT_NO_DECAY_NAMES`):
+    Values that reproduce each recipe (``default`` = :data:`DEFAULT_NO_DECAY_NAMES`; "docs" is the section of
+    ``docs/method.md`` or ``docs/protocols.md`` that states it):
 
-    ==========================  ===============  ====  ===================================  ===================
-    recipe                      spec             rate  no_decay_names                       decay_norm_and_bias
-    ==========================  ===============  ====  ===================================  ===================
-    SiameseIM pretraining       method §3.4      1.0   ``()``: cls/mask tokens decayed      False
-    ImageNet fine-tuning (MAE)  method §5.1      0.65  default                              False
-    ADE20k UperNet (mmseg)      downstream §3.5  0.65  ``()``: pos/cls/rel-pos decayed      False
-    COCO/LVIS ViTDet            downstream §1.5  0.7   ``('pos_embed', 'blocks.*.norm*')``  True
-    ==========================  ===============  ====  ===================================  ===================
+    ==========================  ==============  ====  ===================================  ===================
+    recipe                      docs            rate  no_decay_names                       decay_norm_and_bias
+    ==========================  ==============  ====  ===================================  ===================
+    SiameseIM pretraining       method §3.4     1.0   ``()``: cls/mask tokens decayed      False
+    ImageNet fine-tuning (MAE)  method §5.1     0.65  default                              False
+    ADE20k UperNet (mmseg)      protocols §3.5  0.65  ``()``: pos/cls/rel-pos decayed      False
+    COCO/LVIS ViTDet            protocols §1.5  0.7   ``('pos_embed', 'blocks.*.norm*')``  True
+    ==========================  ==============  ====  ===================================  ===================
 
-    The default ``no_decay_names`` on the ADE20k recipe is the corrected variant downstream.md §3.5 allows
+    The default ``no_decay_names`` on the ADE20k recipe is the corrected variant docs/protocols.md §3.5 allows
     (record it when used). mmengine's schedulers rescale every group's lr by the same factor, so the layer
     ratios survive warmup, step, poly (``eta_min=0``) and cosine schedules; give cosine a floor with
     ``eta_min_ratio`` (MAE's ``min_lr`` is scaled per layer the same way), not the absolute ``eta_min``.

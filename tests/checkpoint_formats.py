@@ -2,7 +2,7 @@
 
 Each :class:`Case` holds what ``torch.save`` writes for one format, the timm model whose outputs the suite's
 backbone must reproduce after loading it, and the backbone options equivalent to that timm model. Layouts follow
-method.md §6 (SiameseIM, MAE, MoCo-v3, BEiT, DeiT, timm) and the mmpretrain / mmseg / mmengine naming.
+docs/method.md §6 (SiameseIM, MAE, MoCo-v3, BEiT, DeiT, timm) and the mmpretrain / mmseg / mmengine naming.
 """
 import argparse
 import dataclasses
@@ -224,7 +224,7 @@ def timm_beit(seed: int, shared: bool, **kwargs) -> Beit:
 
 
 def official_beit_state(model: Beit) -> Dict[str, torch.Tensor]:
-    """timm Beit → official BEiT layout: persistent index buffers, mask token, MIM head (method.md §6.5)."""
+    """timm Beit → official BEiT layout: persistent index buffers, mask token, MIM head (docs/method.md §6.5)."""
     state_dict = dict(model.state_dict())
     index = beit_relative_position_index(GRID, 1)
     for key in [k for k in state_dict if k.endswith('relative_position_bias_table')]:

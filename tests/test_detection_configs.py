@@ -1,4 +1,4 @@
-"""The real detection configs: recipe values (downstream.md §1–2), layer decay, and each builds scaled down."""
+"""The real detection configs: recipe values (docs/protocols.md §1–2), layer decay, each builds scaled down."""
 import glob
 import os.path as osp
 

@@ -1,4 +1,4 @@
-"""Detection modules against the spec oracles (downstream.md §1.2, §2.2, §2.3, §7.1, §7.5, §7.6)."""
+"""Detection modules against the protocol's checks (docs/protocols.md §1.2, §2.2, §2.3; §7 items 1, 5, 6)."""
 import json
 import math
 

@@ -1,4 +1,4 @@
-"""Layer-wise lr decay groups (method.md §3.4, §5.1; downstream.md §1.5, §3.5) and the LARS optimizer (§5.2)."""
+"""Layer-wise lr decay groups (docs/method.md §3.4, §5.1; docs/protocols.md §1.5, §3.5) and LARS (§5.2)."""
 from typing import Dict, List, Optional
 
 import pytest
@@ -164,7 +164,7 @@ def test_frozen_parameters_are_left_out():
 
 
 def test_pretraining_recipe_decays_cls_and_mask_tokens():
-    """method.md §3.4 / §8: no layer decay, cls/mask tokens decayed, biases and norms not."""
+    """docs/method.md §3.4 / §8: no layer decay, cls/mask tokens decayed, biases and norms not."""
     by_name = groups_by_name(build(StandInViT(), layer_decay_rate=1.0, no_decay_names=()).optimizer.param_groups)
     assert {group['lr_scale'] for group in by_name.values()} == {1.0}
     assert by_name['cls_token']['weight_decay'] == 0.05
@@ -174,7 +174,7 @@ def test_pretraining_recipe_decays_cls_and_mask_tokens():
 
 
 def test_vitdet_recipe_exempts_only_block_norms_and_pos_embed():
-    """downstream.md §1.5: biases, rel-pos tables, patch embed and neck norms keep weight decay."""
+    """docs/protocols.md §1.5: biases, rel-pos tables, patch embed and neck norms keep weight decay."""
     optimizer = dict(type='AdamW', lr=1e-4, weight_decay=0.1)
     groups = build(
         Detector(StandInViT()),
@@ -322,7 +322,7 @@ def test_real_vit_frozen_sincos_pos_embed_is_not_optimised():
 
 def reference_lars(params: List[torch.Tensor], grads_per_step: List[List[torch.Tensor]], lr: float,
                    weight_decay: float) -> List[torch.Tensor]:
-    """method.md §5.2 transcribed: per step, decay + trust ratio for ndim > 1, then momentum 0.9."""
+    """docs/method.md §5.2 transcribed: per step, decay + trust ratio for ndim > 1, then momentum 0.9."""
     params = [param.clone() for param in params]
     momenta = [torch.zeros_like(param) for param in params]
     for grads in grads_per_step:

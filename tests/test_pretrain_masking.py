@@ -1,4 +1,4 @@
-"""Block-wise mask generator: exact count, block statistics, determinism, parameter checks (method.md §4.4)."""
+"""Block-wise mask generator: exact count, block statistics, determinism, parameter checks (docs/method.md §4.4)."""
 import numpy as np
 import pytest
 import torch
@@ -34,7 +34,7 @@ def test_top_up_only_adds_cells_to_the_blocks(paired_draws):
     assert (masks >= blocks).all(), 'the top-up must keep every block cell'
     top_up = 118 - blocks.sum((1, 2))
     assert (top_up >= 0).all(), 'blocks must never overshoot the budget'
-    # method.md §4.4: about 30 % of draws need a top-up, on average less than one cell
+    # docs/method.md §4.4: about 30 % of draws need a top-up, on average less than one cell
     assert 0.2 < (top_up > 0).mean() < 0.45
     assert 0.0 < top_up.mean() < 1.0
 
@@ -52,7 +52,7 @@ def test_masks_are_blocky_not_scattered(paired_draws):
 
 @pytest.mark.parametrize('budget', [16, 40, 118])
 def test_one_block_is_a_rectangle_within_budget_and_aspect(budget):
-    # one step of §4.4 on an empty grid: target area U(16, budget), aspect in [0.3, 1/0.3], sides < 14
+    # one step of docs/method.md §4.4 on an empty grid: target area U(16, budget), aspect in [0.3, 1/0.3], sides < 14
     gen = BlockMaskGenerator()
     rng = np.random.default_rng(budget)
     placed = 0

@@ -1,5 +1,5 @@
 """Pretraining transforms: crop algorithm, flip-then-crop geometry, relative-position tuple, photometric
-pipeline and output format (method.md §4.1–4.3, §3.6)."""
+pipeline and output format (docs/method.md §4.1–4.3, §3.6)."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Relative position embedding of the view-2 queries (method.md §1.5, §8) against hand-computed values and
+"""Relative position embedding of the view-2 queries (docs/method.md §1.5, §8) against hand-computed values and
 against the pixel geometry of the pretraining transform."""
 import math
 
@@ -14,7 +14,7 @@ G = 14
 
 
 def hand_embedding(u: float, v: float, s_h: float, s_w: float, dim: int) -> torch.Tensor:
-    """The eight sin/cos blocks of §1.5 for one query, written out with ``math``."""
+    """The eight sin/cos blocks of docs/method.md §1.5 for one query, written out with ``math``."""
     k = dim // 4
     omega = [10000**(-i / k) for i in range(k)]
     channels = []
@@ -124,7 +124,7 @@ def view1_grid_coords_by_pixel_mapping(v1, v2, width: int) -> np.ndarray:
 
 
 def test_flip_consistency_with_transform_geometry():
-    """§8 oracle: (u, v) equal the geometric view-1 coordinates for random crops and flips of the transform."""
+    """docs/method.md §8: (u, v) equal the geometric view-1 coordinates for random crops and flips of the transform."""
     rng = np.random.default_rng(0)
     flips = set()
     for _ in range(400):

@@ -1,4 +1,4 @@
-"""The ImageNet configs carry the spec's recipes (method.md §5.1, §5.2)."""
+"""The ImageNet configs carry the published recipes (docs/method.md §5.1, §5.2)."""
 import os.path as osp
 
 import pytest

@@ -1,4 +1,4 @@
-"""1 % few-shot logistic regression (method.md §5.3): objective, solvers, shipped subset list, end to end."""
+"""1 % few-shot logistic regression (docs/method.md §5.3): objective, solvers, shipped subset list, end to end."""
 import collections
 import hashlib
 import importlib.util

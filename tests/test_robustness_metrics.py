@@ -1,4 +1,4 @@
-"""Robustness label tables and metrics against the spec's oracles (downstream.md §4, §7 rows 9–10)."""
+"""Robustness label tables and metrics against the protocol's checks (docs/protocols.md §4; §7 items 9–10)."""
 import hashlib
 import re
 from importlib import resources

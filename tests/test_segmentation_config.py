@@ -1,4 +1,4 @@
-"""ADE20k UperNet configs against downstream.md §3: backbone, neck, heads, data, optimisation, inference."""
+"""ADE20k UperNet configs against docs/protocols.md §3: backbone, neck, heads, data, optimisation, inference."""
 import os.path as osp
 
 import pytest

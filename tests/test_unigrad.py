@@ -1,4 +1,4 @@
-"""UniGrad loss: formula, norms, fp32 under autocast, DDP equivalence and no N×N matrix (method.md §2, §8)."""
+"""UniGrad loss: formula, norms, fp32 under autocast, DDP equivalence and no N×N matrix (docs/method.md §2, §8)."""
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -18,7 +18,7 @@ def randn(*shape: int, seed: int = 0, scale: float = 1.0, shift: float = 0.0) ->
 
 
 def reference(pred: torch.Tensor, target: torch.Tensor, neg_weight: float, form: str) -> Dict[str, torch.Tensor]:
-    """Direct fp64 transcription of method.md §2, ``neg`` in the official diagonal or the Frobenius form."""
+    """Direct fp64 transcription of docs/method.md §2, ``neg`` in the official diagonal or the Frobenius form."""
     p = pred.reshape(-1, pred.shape[-1]).double()
     t = target.reshape(-1, target.shape[-1]).double()
     n, d = p.shape

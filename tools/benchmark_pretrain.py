@@ -4,7 +4,7 @@
 
 The model step runs on synthetic data, so the GPU is measured alone; the data pipeline is measured
 separately in images/s per CPU core. Every figure printed is measured in this run. The baseline is the same
-model run the way the official code runs it (method.md §7): eager softmax attention, the UniGrad negative
+model run the way the official code runs it (docs/method.md §7): eager softmax attention, the UniGrad negative
 term through the N×N matrix, and a per-parameter Python EMA loop, under fp16 autocast. MFU counts the useful
 FLOPs of one training step with ``torch.utils.flop_counter.FlopCounterMode`` and divides by the device's
 dense bf16 peak (``--peak-tflops`` overrides the table).

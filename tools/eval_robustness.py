@@ -7,7 +7,7 @@
 A convenience wrapper over the test configs ``tools/test.py`` runs (``robustness/configs/robustness/``): one
 mmengine runner per set found under the data root, in this process (several processes: start it with
 ``torchrun --nproc_per_node N ... --launcher pytorch`` or ``srun ... --launcher slurm``). Layout under the
-data root (downstream.md §6): ``imagenet/val/<wnid>``, ``imagenet-a/<wnid>``, ``imagenet-r/<wnid>``,
+data root (docs/protocols.md §6): ``imagenet/val/<wnid>``, ``imagenet-a/<wnid>``, ``imagenet-r/<wnid>``,
 ``sketch/<wnid>``, ``imagenet-c/<corruption>/<1..5>/<wnid>``. A missing set is reported and skipped.
 ImageNet-C files are scored as they are (224², centre crop only) unless ``--imagenet-c-resize``. The
 checkpoint may be any fine-tuned classifier layout (this suite, timm, MAE, SiameseIM, DeiT); it is loaded

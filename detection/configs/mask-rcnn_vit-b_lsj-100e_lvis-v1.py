@@ -1,4 +1,4 @@
-# LVIS v1 Mask R-CNN, ViTDet recipe, ViT-B (downstream.md §2): 1203 sigmoid classes with federated loss,
+# LVIS v1 Mask R-CNN, ViTDet recipe, ViT-B (docs/protocols.md §2): 1203 sigmoid classes with federated loss,
 # repeat-factor sampling (t = 0.001), lr 2e-4, 156,250 iterations at batch 64, score >= 0.02, 300 detections.
 _base_ = './mask-rcnn_vit-b_lsj-100e_coco.py'
 data_root = 'data/lvis_v1/'

@@ -27,7 +27,7 @@ class CheckedLVISV1Dataset(LVISV1Dataset):
     """``LVISV1Dataset`` that fails early with one clear line on a bad annotation file or a missing image.
 
     Image paths come from each image's ``coco_url`` (``train2017/…`` or ``val2017/…``), so ``data_prefix.img``
-    is ``''`` under a root holding both folders (downstream.md §2.5).
+    is ``''`` under a root holding both folders (docs/protocols.md §2.5).
 
     Args:
         check_images: check that every image file exists when the dataset is built (on by default).

@@ -1,4 +1,4 @@
-"""LVIS repeat-factor sampling with stochastic rounding (LVIS paper App. B.2, downstream.md §2.2).
+"""LVIS repeat-factor sampling with stochastic rounding (LVIS paper App. B.2, docs/protocols.md §2.2).
 
 mmengine's ``ClassBalancedDataset`` repeats each image ``ceil(r)`` times, which over-samples (r = 1.2 gives 2
 copies); detectron2 draws ``floor(r) + Bernoulli(r - floor(r))`` copies anew each epoch, as done here.

@@ -1,4 +1,4 @@
-"""All-reduce DDP gradients in fp16 (detectron2 ``fp16_compression``, downstream.md §1.5)."""
+"""All-reduce DDP gradients in fp16 (detectron2 ``fp16_compression``, docs/protocols.md §1.5)."""
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmdet.registry import HOOKS

@@ -1,4 +1,4 @@
-"""LVIS v1 box and mask AP through the lvis API, with the rare/common/frequent breakdown (downstream.md §2.4).
+"""LVIS v1 box and mask AP through the lvis API, with the rare/common/frequent breakdown (docs/protocols.md §2.4).
 
 mmdet's ``LVISMetric`` keeps the predictions, dumps them to a json and reads that json back (two copies in
 memory), and leaves the box in the mask results, so mask APs/APm/APl use box areas. Here each image's

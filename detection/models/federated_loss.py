@@ -1,4 +1,4 @@
-"""Sigmoid classification loss with detectron2's federated loss for LVIS (downstream.md §2.3)."""
+"""Sigmoid classification loss with detectron2's federated loss for LVIS (docs/protocols.md §2.3)."""
 import json
 import mmap
 import os

@@ -9,7 +9,7 @@ from mmdet.registry import MODELS
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of each pixel of an ``[N, C, H, W]`` map.
 
-    The norm of the ViTDet neck and heads (downstream.md §1.2–1.3); use it as
+    The norm of the ViTDet neck and heads (docs/protocols.md §1.2–1.3); use it as
     ``norm_cfg=dict(type='LN2d', eps=1e-6)`` — mmcv's ``build_norm_layer`` otherwise sets eps to 1e-5.
     """
 

@@ -1,4 +1,4 @@
-"""ViTDet simple feature pyramid: P2–P6 from the single stride-16 map of a plain ViT (downstream.md §1.2)."""
+"""ViTDet simple feature pyramid: P2–P6 from the single stride-16 map of a plain ViT (docs/protocols.md §1.2)."""
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch

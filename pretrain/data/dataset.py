@@ -1,6 +1,6 @@
 """Label-free image folder for pretraining: two SiameseIM views + block mask, or one MAE input per image.
 
-The directory is scanned once (the official code builds its ImageFolder twice, method.md §7 row 13). Both
+The directory is scanned once (the official code builds its ImageFolder twice, docs/method.md §7 row 13). Both
 the ImageNet train layout ``root/<wnid>/*.JPEG`` and flat or nested folders of images work; labels are not
 used. A file that cannot be decoded is skipped, counted and logged, and the next image is returned instead,
 so one bad file never stops a long run. A transform with ``lazy_decode = True`` gets an

@@ -2,7 +2,7 @@
 
 Rectangles of random area and aspect ratio are added until the budget is met or no rectangle fits; the
 remaining cells are then masked uniformly at random so that every sample masks exactly the same number of
-patches (method.md §4.4), which lets the model gather the visible tokens as a dense ``[B, V]`` index.
+patches (docs/method.md §4.4), which lets the model gather the visible tokens as a dense ``[B, V]`` index.
 Randomness comes only from the ``numpy.random.Generator`` passed in, never from global state, so the
 dataset can seed it per worker and draws are reproducible.
 """

@@ -1,6 +1,6 @@
 """Pretraining image transforms: the SiameseIM two-view pipeline and the MAE single-view pipeline.
 
-SiameseIM (method.md §4.1–4.3): each view independently flips the whole image (p = 0.5) and then takes a
+SiameseIM (docs/method.md §4.1–4.3): each view independently flips the whole image (p = 0.5) and then takes a
 torchvision-style random-resized crop of the (possibly flipped) image, so crop offsets of a flipped view
 live in flipped-image coordinates. The six-field relative-position tuple
 ``(δi, δj, δh, δw, f, δj_flip)`` locates view 2 in view 1's frame; ``pretrain.models.relative_pos_embed``
@@ -72,7 +72,7 @@ def sample_view_geometry(height: int,
                          scale: Tuple[float, float] = (0.08, 1.0),
                          ratio: Tuple[float, float] = CROP_RATIO,
                          flip_prob: float = 0.5) -> ViewGeometry:
-    """Draw the flip flag, then a crop of the (flipped) ``height × width`` image (method.md §4.1)."""
+    """Draw the flip flag, then a crop of the (flipped) ``height × width`` image (docs/method.md §4.1)."""
     flip = bool(rng.random() < flip_prob)
     return ViewGeometry(*random_resized_crop_params(height, width, rng, scale, ratio), flip=flip)
 
@@ -87,7 +87,8 @@ def apply_view_geometry(img: Image.Image, geometry: ViewGeometry, size: int) -> 
 
 def relative_position(view1: ViewGeometry, view2: ViewGeometry,
                       image_width: int) -> Tuple[float, float, float, float, float, float]:
-    """``(δi, δj, δh, δw, f, δj_flip)`` of view 2 relative to view 1, in units of view 1's crop (§4.3).
+    """``(δi, δj, δh, δw, f, δj_flip)`` of view 2 relative to view 1, in units of view 1's crop
+    (docs/method.md §4.3).
 
     ``f`` is 1.0 when exactly one view is flipped; ``δj_flip = (W − j1 − j2)/w1`` is the column offset to
     use in that case (view 2's crop mirrored into view 1's frame).
@@ -159,7 +160,7 @@ class SiameseTwoViewTransform:
 
     Returns ``dict(view1=float32[3,S,S], view2=float32[3,S,S], relpos=float64[6])`` where ``relpos`` is
     ``(δi, δj, δh, δw, f, δj_flip)``. View 1 (online, masked) always gets a blur and never a solarisation;
-    view 2 (target) gets a blur with p = 0.1 and a solarisation with p = 0.2 (method.md §4.2). Both
+    view 2 (target) gets a blur with p = 0.1 and a solarisation with p = 0.2 (docs/method.md §4.2). Both
     ``*_prob`` pairs are ``(view 1, view 2)``.
     """
 
@@ -206,7 +207,7 @@ class SiameseTwoViewTransform:
 @TRANSFORMS.register_module()
 class MAEPretrainTransform:
     """MAE's pretraining input: random-resized crop (scale ``(crop_min, 1)``, bicubic), horizontal flip,
-    ImageNet normalisation (method.md §3.6). Returns ``dict(inputs=float32[3,S,S])``.
+    ImageNet normalisation (docs/method.md §3.6). Returns ``dict(inputs=float32[3,S,S])``.
 
     The flip is drawn before the crop, as for SiameseIM views; that is equal in distribution to MAE's
     crop-then-flip because crop positions are uniform.

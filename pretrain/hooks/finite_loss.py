@@ -1,4 +1,4 @@
-"""Stop a run at the first non-finite loss instead of training on NaNs (method.md §3.4).
+"""Stop a run at the first non-finite loss instead of training on NaNs (docs/method.md §3.4).
 
 The checkpoint hook (:class:`siameseim.engine.SafeCheckpointHook`) guards the other side: it never writes weights
 or optimizer state holding NaN/inf, so the last checkpoint stays a good point to resume from with a lower lr.

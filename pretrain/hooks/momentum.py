@@ -15,7 +15,7 @@ def cosine_momentum(base_momentum: float, progress: float) -> float:
 
 @HOOKS.register_module()
 class MomentumUpdateHook(Hook):
-    """Update the target branch before every training iteration (method.md §3.3).
+    """Update the target branch before every training iteration (docs/method.md §3.3).
 
     Running before the forward with the weights of the previous optimizer step is exactly the official
     timing (update inside the forward, just before the target pass). Progress is the fractional epoch

@@ -1,10 +1,10 @@
-"""UniGrad loss of SiameseIM (method.md §2).
+"""UniGrad loss of SiameseIM (docs/method.md §2).
 
 ``loss = (pos + λ·neg) / D`` over the flattened ``[N, D]`` tokens of prediction ``P`` and target ``T``, with
 ``pos`` the mean squared L2 distance between matching tokens and ``neg = mean_n pₙᵀ C pₙ``, where
 ``C = TᵀT / N`` is the target's uncentred second moment averaged over ranks. ``neg`` is evaluated in the
 ``O(N·D²)`` row-wise form ``((P C) ⊙ P).sum() / N``: the official diagonal of the ``N×N`` matrix ``P C Pᵀ``
-gives the same value at ``O(N²·D)`` cost and ``N²`` memory (method.md §7 row 1).
+gives the same value at ``O(N²·D)`` cost and ``N²`` memory (docs/method.md §7 row 1).
 """
 from typing import Dict, Tuple, Union
 
@@ -18,7 +18,7 @@ LN_EPS = 1e-5
 
 
 def _world_size() -> int:
-    """Ranks sharing ``C``; 1 without an initialised process group (method.md §7 row 10)."""
+    """Ranks sharing ``C``; 1 without an initialised process group (docs/method.md §7 row 10)."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size()
     return 1

@@ -1,8 +1,8 @@
 """MAE baseline (He et al., 2022) on the shared backbone, trained by the same runner as SiameseIM.
 
-Implemented from the MAE reference (method.md §3.6), not from the SiameseIM repository's MAE path, which
+Implemented from the MAE reference (docs/method.md §3.6), not from the SiameseIM repository's MAE path, which
 cannot run as published. The encoder uses this suite's row-first sin-cos table; MAE's released weights use
-the column-first one, which only matters when regenerating tables, never when loading (method.md §1.2).
+the column-first one, which only matters when regenerating tables, never when loading (docs/method.md §1.2).
 """
 from typing import Dict, Optional, Tuple
 

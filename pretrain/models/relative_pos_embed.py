@@ -1,4 +1,4 @@
-"""Sin-cos position embedding of the view-2 queries, expressed in view 1's patch grid (method.md §1.5).
+"""Sin-cos position embedding of the view-2 queries, expressed in view 1's patch grid (docs/method.md §1.5).
 
 The predictor asks for every patch of view 2; each query is placed at that patch's centre mapped into view
 1's patch-grid coordinates ``(u, v)``, plus two terms for the relative scale ``(10·ln δh, 10·ln δw)``. The
@@ -42,7 +42,7 @@ def relative_query_pos_embed(relpos: torch.Tensor,
 
     Eight blocks of ``dim/4`` channels: ``sin, cos`` of ``u·ω``, ``v·ω``, ``s_h·ω``, ``s_w·ω`` with
     ``ω_k = 10000^(−k/(dim/4))``. All six tuple fields are first moved to ``device`` (default: ``relpos``'s)
-    as fp32 — the official code leaves the flip flag on the CPU (method.md §7 row 5) — and the positions are
+    as fp32 — the official code leaves the flip flag on the CPU (docs/method.md §7 row 5) — and the positions are
     computed from that fp32 tuple, as in the official code; sin/cos go through the shared ``sincos_1d``.
     """
     if dim % 4:

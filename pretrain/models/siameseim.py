@@ -1,6 +1,6 @@
 """SiameseIM meta-architecture: online branch on the masked view 1, momentum target branch on view 2.
 
-Everything follows method.md §1–§2: the online encoder sees only the visible tokens of view 1; a projector
+Everything follows docs/method.md §1–§2: the online encoder sees only the visible tokens of view 1; a projector
 (``decoder_embed`` + batch-norm blocks) and a predictor turn them into predictions for every patch of view 2,
 queried through the relative position of view 2 in view 1's frame; the target is the momentum encoder and
 projector on the full view 2; UniGrad compares the two.
@@ -42,7 +42,7 @@ STUDENT_NORM_KEYS: Tuple[str, str] = ('student_norm.weight', 'student_norm.bias'
 def official_to_model_state_dict(official: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Rename an official SiameseIM pretraining state dict to this model's keys.
 
-    ``mm_mask_token`` is dropped: the official code EMA-updates it but never uses it (method.md §7 row 17).
+    ``mm_mask_token`` is dropped: the official code EMA-updates it but never uses it (docs/method.md §7 row 17).
     The target encoder shares ``pos_embed`` with the online one, so it is copied to both.
     """
     renamed = {}
@@ -126,7 +126,7 @@ class SiameseIM(BaseModel):
         self.loss_fn = UniGradLoss(neg_weight=neg_weight, online_ln=online_ln)
 
     def _init_decoder(self) -> None:
-        """Xavier-uniform linears with zero bias, N(0, 0.02) mask token (method.md §1.1)."""
+        """Xavier-uniform linears with zero bias, N(0, 0.02) mask token (docs/method.md §1.1)."""
         for module in (self.decoder_embed, self.projector, self.decoder_pos_mlp, self.predictor, self.decoder_pred):
             for sub in module.modules():
                 if isinstance(sub, nn.Linear):
@@ -141,7 +141,7 @@ class SiameseIM(BaseModel):
         """(target, online) tensors updated by EMA: cls token, blocks, decoder_embed, projector.
 
         BN running buffers are not averaged, and the frozen patch embedding and fixed positions are skipped
-        (they stay identical), as in method.md §1.6.
+        (they stay identical), as in docs/method.md §1.6.
         """
         targets, onlines = [], []
         pairs = ((self.target_encoder, self.encoder), (self.target_decoder_embed, self.decoder_embed),

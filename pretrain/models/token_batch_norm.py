@@ -7,7 +7,7 @@ class TokenBatchNorm(nn.Module):
     """BatchNorm1d over ``C`` with statistics pooled over batch × tokens, run in fp32.
 
     Equivalent to the official "PermuteBN" (``[B,N,C] → [B,C,N]`` → BN → back) without the permutes: the
-    norm is applied to the ``[B·N, C]`` view (method.md §1.4, §7 row 4). The state-dict names
+    norm is applied to the ``[B·N, C]`` view (docs/method.md §1.4, §7 row 4). The state-dict names
     (``….bn.weight``, ``….bn.running_mean``) match the official checkpoints. ``SyncBatchNorm`` conversion
     reaches the inner ``bn``.
     """

@@ -1,4 +1,4 @@
-# ViT-L/16 ImageNet-1k fine-tuning. The SiameseIM spec gives no ViT-L recipe; this is MAE's ViT-L recipe
+# ViT-L/16 ImageNet-1k fine-tuning. SiameseIM published no ViT-L recipe; this is MAE's ViT-L recipe
 # (FINETUNE.md: 50 epochs, 5 warmup, blr 1e-3, layer decay 0.75, drop path 0.2, batch 1024).
 _base_ = ['./vit-b_ft-100e_in1k.py']
 

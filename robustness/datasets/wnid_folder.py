@@ -37,7 +37,7 @@ def scan_wnid_folder(root: str,
     """
     if not os.path.isdir(root):
         raise FileNotFoundError(f'dataset folder {root} does not exist: check --data-root and the layout '
-                                f'<root>/<wnid>/<image> (downstream.md §6)')
+                                f'<root>/<wnid>/<image> (see docs/data.md)')
     index = imagenet_1k_index()
     allowed = set(allowed_wnids) if allowed_wnids is not None else set(index)
     folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith('.'))

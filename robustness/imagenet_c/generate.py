@@ -1,6 +1,6 @@
 """Write an ImageNet-C tree from any image folder: ``<dst>/<corruption>/<severity>/<relative path>``.
 
-Construction as in the original (downstream.md §4.5): Resize shorter side 256 (bilinear, torchvision's
+Construction as in the original (docs/protocols.md §4.5): Resize shorter side 256 (bilinear, torchvision's
 default) → CenterCrop 224 → corruption → uint8 truncation → JPEG quality 85. Relative paths (``<wnid>/
 <file>``) are kept, with a ``.JPEG`` suffix for files that were not JPEGs. Every image is corrupted with its
 own ``RandomState`` seeded from ``(seed, corruption, severity, relative path)``, so a run is reproducible,

@@ -1,6 +1,6 @@
 """ImageNet-C corruption error, mCE normalised by AlexNet, relative mCE and the paper's 1 − mCE.
 
-With ``E[c][s]`` the top-1 error (fraction) on corruption ``c`` at severity ``s`` (downstream.md §4.5):
+With ``E[c][s]`` the top-1 error (fraction) on corruption ``c`` at severity ``s`` (docs/protocols.md §4.5):
 
 * ``CE_c = Σ_s E[c][s] / Σ_s E^AlexNet[c][s] = mean_s E[c][s] / A_c``
 * ``mCE = 100 · mean_c CE_c`` over the 15 test corruptions (AlexNet = 100; lower is better)

@@ -1,4 +1,4 @@
-"""ImageNet classifier on the shared ViT: fine-tuning (method.md §5.1) and linear probing (§5.2).
+"""ImageNet classifier on the shared ViT: fine-tuning (docs/method.md §5.1) and linear probing (§5.2).
 
 * ``head='linear'``: the backbone's own head (mean-pooled patch tokens → ``fc_norm`` → Linear), trained
   end to end with timm's ``Mixup`` (mixup/cutmix, label smoothing) and ``SoftTargetCrossEntropy``. The

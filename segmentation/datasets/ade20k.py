@@ -2,7 +2,7 @@
 
 mmseg's ``ADE20KDataset`` pairs every image with ``annotations/<split>/<stem>.png`` without looking at the
 disk, so a missing annotation surfaces as a ``FileNotFoundError`` inside a data-loader worker hours into a
-run. This subclass checks the layout of downstream.md §6 up front and fails with one line naming the file;
+run. This subclass checks the layout of docs/protocols.md §6 up front and fails with one line naming the file;
 a label value past the classes (which the loss would report as a bare ``IndexError: Target 199 is out of
 bounds``, or a CUDA assert) fails when the sample is loaded, naming the annotation file.
 """
@@ -20,7 +20,7 @@ def check_annotations(data_list: Sequence[dict], img_dir: str, ann_dir: str) -> 
     """Raise ``FileNotFoundError`` naming the first image whose annotation PNG is missing (and the count)."""
     if not data_list:
         raise FileNotFoundError(f'no images ending in .jpg under {img_dir}: expected the ADE20k layout '
-                                f'<data_root>/images/{{training,validation}}/*.jpg (downstream.md §6)')
+                                f'<data_root>/images/{{training,validation}}/*.jpg (see docs/data.md)')
     missing = [info['seg_map_path'] for info in data_list if not osp.isfile(info['seg_map_path'])]
     if missing:
         others = f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''
@@ -74,6 +74,6 @@ class CheckedADE20KDataset(ADE20KDataset):
         if ann_dir is not None:
             if not osp.isdir(ann_dir):
                 raise FileNotFoundError(f'annotation folder {ann_dir} does not exist: expected '
-                                        f'<data_root>/annotations/<split>/*.png (downstream.md §6)')
+                                        f'<data_root>/annotations/<split>/*.png (see docs/data.md)')
             check_annotations(data_list, img_dir, ann_dir)
         return data_list

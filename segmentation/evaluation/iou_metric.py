@@ -1,6 +1,6 @@
 """Dataset-level mIoU, mAcc and aAcc plus per-class IoU, from exact integer pixel counts.
 
-Same definition as mmseg's ``IoUMetric`` (downstream.md §3.6: intersections and unions accumulated over the
+Same definition as mmseg's ``IoUMetric`` (docs/protocols.md §3.6: intersections and unions accumulated over the
 whole set, IoU NaN-averaged over classes with a non-zero union), but the counts are int64 instead of float32
 histograms and the per-class IoU is returned as metrics (``IoU.<class>``), so ``tools/test.py --out`` writes
 it to the JSON file instead of only to the log (which gets the per-class IoU and accuracy table).

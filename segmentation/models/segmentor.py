@@ -3,7 +3,7 @@
 mmseg's ``EncoderDecoder.slide_inference`` feeds windows smaller than the crop when the image is smaller than
 the crop along an axis (aspect ratio > 4 after the (2048, 512) resize); the shared backbone's relative position
 bias is built for the 512 crop's 32×32 grid and rejects them. :class:`ViTEncoderDecoder` pads such windows
-to the crop and crops the padding from the logits (downstream.md §3.6), and checks at build time that the
+to the crop and crops the padding from the logits (docs/protocols.md §3.6), and checks at build time that the
 sliding crop matches the backbone's ``img_size``.
 """
 from typing import List, Tuple

@@ -2,7 +2,7 @@
 
 mmseg 1.x test-time augmentation resizes the original image by ``scale_factor r`` with no lower bound, so
 ratios below 1 give images smaller than the 512 crop; a backbone whose position tables are built for the 32×32
-grid then fails (downstream.md §3.6). BEiT's rule scales the short side to ``max(r · short, min_short)`` and
+grid then fails (docs/protocols.md §3.6). BEiT's rule scales the short side to ``max(r · short, min_short)`` and
 the long side by the aspect ratio, with no cap on the long side, so every sliding window is a full crop.
 """
 from typing import Sequence, Tuple

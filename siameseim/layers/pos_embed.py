@@ -1,6 +1,6 @@
 """Absolute position embeddings: fixed 2-D sin-cos tables and resizing of stored tables.
 
-Two sin-cos conventions exist for the same frequencies (method.md §1.2): SiameseIM and MoCo-v3 put the row
+Two sin-cos conventions exist for the same frequencies (docs/method.md §1.2): SiameseIM and MoCo-v3 put the row
 coordinate first, MAE the column coordinate. A loaded checkpoint's table is therefore always copied, never
 regenerated; these functions build tables for fresh models and resize stored ones.
 """

@@ -1,8 +1,8 @@
 """The one Vision Transformer of the suite.
 
 Pretraining, detection (ViTDet), segmentation (UperNet) and classification all build this class, registered
-as ``siameseim.ViT``. Its state dict uses timm's canonical names (method.md §6), so timm, DeiT, MAE,
-MoCo-v3 and SiameseIM weights map onto it directly and BEiT weights after a small rename
+as ``siameseim.ViT``. Its state dict uses timm's canonical names (docs/method.md §6), so timm,
+DeiT, MAE, MoCo-v3 and SiameseIM weights map onto it directly and BEiT weights after a small rename
 (:mod:`siameseim.checkpoint`).
 """
 import re

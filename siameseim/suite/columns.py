@@ -32,7 +32,7 @@ COLUMNS: Tuple[Column, ...] = (
 
 TASKS: Tuple[str, ...] = tuple(dict.fromkeys(column.task for column in COLUMNS))
 
-# method.md §5.5 / downstream.md §5, in COLUMNS order; "1 − mCE" is the paper's 100 − mCE convention. The
+# docs/method.md §5.5 / docs/protocols.md §5, in COLUMNS order; "1 − mCE" is the paper's 100 − mCE convention. The
 # paper reports no k-NN accuracy (None).
 _PAPER_VALUES = {
     'MoCo-v3': (83.0, 76.7, None, 63.4, 47.9, 42.7, 47.3, 37.3, 25.5, 35.3, 25.8, 32.4, 49.8, 35.9, 55.4),

@@ -219,7 +219,7 @@ def _eval_sizes(ctx: SuiteContext) -> Dict[str, int]:
 
 
 class FewShotTask(Task):
-    """1 % few-shot logistic regression on frozen features (method.md §5.3), once per subset list."""
+    """1 % few-shot logistic regression on frozen features (docs/method.md §5.3), once per subset list."""
 
     name = 'fewshot'
 
@@ -399,7 +399,7 @@ class SegmentationTask(ConfigTask):
 
 
 class RobustnessTask(Task):
-    """The fine-tuned classifier on ImageNet val, -A, -R, -Sketch and -C (downstream.md §4): each set found is
+    """The fine-tuned classifier on ImageNet val, -A, -R, -Sketch and -C (docs/protocols.md §4): each set found is
     a test config (the ``finetune`` task's config with the set's dataset and metric) scored by ``tools/test.py``
     with the suite's launcher, like the other tasks' tests."""
 

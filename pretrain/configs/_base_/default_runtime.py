@@ -21,7 +21,7 @@ visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=True, window_size=50)
 log_level = 'INFO'
 
-# Every optimizer step: update the momentum target before the forward (method.md §3.3).
+# Every optimizer step: update the momentum target before the forward (docs/method.md §3.3).
 custom_hooks = [
     dict(type='MomentumUpdateHook', base_momentum=0.995, schedule='cosine'),
     dict(type='FiniteLossHook'),

@@ -1,4 +1,4 @@
-# COCO 2017 instances with large-scale jitter at 1024 (downstream.md §1.4): flip, resize by U(0.1, 2.0) of
+# COCO 2017 instances with large-scale jitter at 1024 (docs/protocols.md §1.4): flip, resize by U(0.1, 2.0) of
 # 1024, crop to 1024²; test: longer side 1024. Square mean-colour padding is done by the data preprocessor.
 dataset_type = 'CheckedCocoDataset'
 data_root = 'data/coco/'

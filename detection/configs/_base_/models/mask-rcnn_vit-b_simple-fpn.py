@@ -1,4 +1,4 @@
-# ViTDet Mask R-CNN, ViT-B (downstream.md §1.1–1.3): plain windowed ViT, simple feature pyramid with LN2d,
+# ViTDet Mask R-CNN, ViT-B (docs/protocols.md §1.1–1.3): plain windowed ViT, simple feature pyramid with LN2d,
 # 2-conv RPN head, 4conv1fc box head and mask head with LN2d; FPN-default anchors, matchers and test settings.
 norm_cfg = dict(type='LN2d', eps=1e-6, requires_grad=True)
 model = dict(

@@ -1,4 +1,4 @@
-# ViTDet optimisation (downstream.md §1.5): AdamW lr 1e-4 wd 0.1 at batch 64, layer decay 0.7 with only
+# ViTDet optimisation (docs/protocols.md §1.5): AdamW lr 1e-4 wd 0.1 at batch 64, layer decay 0.7 with only
 # pos_embed and the blocks' LayerNorms exempt from weight decay, AMP, 250-iteration warmup, steps ×0.1.
 max_iters = 184375
 optim_wrapper = dict(

@@ -1,4 +1,4 @@
-# SiameseIM ViT-B/16 as released: Dd = 768, 2 projector + 4 predictor BN blocks, λ = 0.02 (method.md §1, §3.1).
+# SiameseIM ViT-B/16 as released: Dd = 768, 2 projector + 4 predictor BN blocks, λ = 0.02 (docs/method.md §1, §3.1).
 model = dict(
     type='SiameseIM',
     encoder=dict(arch='base', img_size=224, cls_token=True, pos_embed='sincos', final_norm=False,

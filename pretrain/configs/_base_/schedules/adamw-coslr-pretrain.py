@@ -1,6 +1,6 @@
 # AdamW (0.9, 0.95), wd 0.05 on matrices and tokens only, grad clip 1.0, bf16 autocast, per-iteration
 # linear warmup then cosine to 0. lr is the base lr per 256 images: mmengine's auto_scale_lr multiplies it
-# by (total batch)/256 (method.md §3.1: blr 6.25e-5 at 4096 -> 1e-3).
+# by (total batch)/256 (docs/method.md §3.1: blr 6.25e-5 at 4096 -> 1e-3).
 max_epochs = 1600
 warmup_epochs = 40
 base_lr = 6.25e-5

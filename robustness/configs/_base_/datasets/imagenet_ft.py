@@ -1,4 +1,4 @@
-# ImageNet-1k for fine-tuning (method.md §5.1): timm augmentation for train, Resize 256 bicubic + crop 224
+# ImageNet-1k for fine-tuning (docs/method.md §5.1): timm augmentation for train, Resize 256 bicubic + crop 224
 # for val. Layout: data/imagenet/{train,val}/<wnid>/*.JPEG; labels from the shipped 1000-wnid table.
 data_root = 'data/imagenet'
 train_dataloader = dict(

@@ -1,4 +1,4 @@
-# ViT-B/16 classifier for fine-tuning (method.md §5.1): mean-pooled patch tokens -> fc_norm -> Linear
+# ViT-B/16 classifier for fine-tuning (docs/method.md §5.1): mean-pooled patch tokens -> fc_norm -> Linear
 # (trunc-normal std 2e-5), no final norm, frozen sin-cos pos_embed, drop path 0.1, mixup 0.8 / cutmix 1.0
 # (prob 1, switch 0.5, batch mode) with label smoothing 0.1 inside the soft targets.
 model = dict(

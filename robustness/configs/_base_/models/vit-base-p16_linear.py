@@ -1,4 +1,4 @@
-# ViT-B/16 linear probe (method.md §5.2): frozen backbone, mean of the last block's patch tokens -> frozen
+# ViT-B/16 linear probe (docs/method.md §5.2): frozen backbone, mean of the last block's patch tokens -> frozen
 # fc_norm at init -> BatchNorm1d(affine=False, eps 1e-6) -> Linear (trunc-normal std 0.01); plain CE.
 model = dict(
     type='ImageClassifier',

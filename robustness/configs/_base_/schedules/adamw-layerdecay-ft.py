@@ -1,4 +1,4 @@
-# Fine-tuning schedule (method.md §5.1/§3.2): AdamW (0.9, 0.999), wd 0.05 on matrices only, layer decay 0.65,
+# Fine-tuning schedule (docs/method.md §5.1/§3.2): AdamW (0.9, 0.999), wd 0.05 on matrices only, layer decay 0.65,
 # per-iteration linear warmup then cosine. base_lr is per 256 images (blr 2.5e-4 -> 1e-3 at batch 1024);
 # min lr 1e-6 at batch 1024 is a ratio of each group's (layer-scaled) lr, as in MAE's lr_sched.
 max_epochs = 100

@@ -1,4 +1,4 @@
-# Linear-probe schedule (method.md §5.2): LARS (momentum 0.9, trust 0.001, wd 0; 1-D params skip decay and
+# Linear-probe schedule (docs/method.md §5.2): LARS (momentum 0.9, trust 0.001, wd 0; 1-D params skip decay and
 # trust scaling), blr 0.1 per 256 -> lr 6.4 at batch 16384, 90 epochs, 10 warmup, cosine to 0, fp32.
 max_epochs = 90
 warmup_epochs = 10

@@ -1,4 +1,4 @@
-# ADE20k (ADEChallengeData2016, 150 classes, reduce_zero_label), downstream.md §3.4 and §6. The dataset
+# ADE20k (ADEChallengeData2016, 150 classes, reduce_zero_label), docs/protocols.md §3.4 and §6. The dataset
 # checks that every image has its annotation PNG when it is built.
 dataset_type = 'CheckedADE20KDataset'
 data_root = 'data/ade/ADEChallengeData2016'

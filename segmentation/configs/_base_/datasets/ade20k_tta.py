@@ -1,4 +1,4 @@
-# Multi-scale + flip test (downstream.md §3.6): base scale (2048, 512) x ratios 0.5...1.75, each with and
+# Multi-scale + flip test (docs/protocols.md §3.6): base scale (2048, 512) x ratios 0.5...1.75, each with and
 # without horizontal flip, sliding-window inference at every scale, softmax probabilities averaged at the
 # original resolution (mmseg's SegTTAModel). The short side never drops below the 512 crop (BEiT's SETR_Resize
 # rule), so every window fits the backbone's fixed 32x32 position tables; mmseg's own --tta resizes by a bare

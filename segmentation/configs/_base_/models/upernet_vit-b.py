@@ -1,4 +1,4 @@
-# UperNet on the shared ViT-B/16, MAE recipe (downstream.md §3.1-3.3): BEiT-style backbone with per-block
+# UperNet on the shared ViT-B/16, MAE recipe (docs/protocols.md §3.1-3.3): BEiT-style backbone with per-block
 # zero-init relative position bias, the absolute pos-embed kept (checkpoint 14x14 table resized once to
 # 32x32 at load), LayerScale 1.0, drop path 0.1; Feature2Pyramid 4x/2x/1x/0.5x; UPerHead + FCN auxiliary.
 norm_cfg = dict(type='SyncBN', requires_grad=True)

@@ -1,4 +1,4 @@
-# MAE recipe optimisation (downstream.md §3.5): AdamW lr 1e-4, wd 0.05, layer decay 0.65 over the blocks,
+# MAE recipe optimisation (docs/protocols.md §3.5): AdamW lr 1e-4, wd 0.05, layer decay 0.65 over the blocks,
 # linear warmup 1,500 iterations from 1e-6 then poly (power 1) to 0 at 160k; AMP (fp16, dynamic scale).
 # no_decay_names=() reproduces mmseg 1.2.2: pos_embed, cls_token and the rel-pos tables are weight-decayed,
 # 1-D tensors and biases are not.
