@@ -180,14 +180,13 @@ def test_cyanure_leaves_later_torch_training_in_the_process_working():
     """The suite fits the few-shot classifier and then trains ADE20k in one process. With cyanure's own
     OpenMP/OpenBLAS loaded beside torch's, that conv backward deadlocked; the fit now runs in a child."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tool = os.path.join(root, 'tools', 'benchmark_segmentation.py')
     script = (
-        'import sys, torch\n'
-        f'sys.path.insert(0, {os.path.join(root, "tools")!r})\n'
+        'import runpy, sys, torch\n'
         'from robustness.few_shot import fit_logistic_regression, preprocess\n'
         'fit_logistic_regression(preprocess(torch.randn(60, 16)), torch.arange(60) % 3, solver="cyanure")\n'
-        'import benchmark_segmentation\n'
-        'sys.exit(benchmark_segmentation.main(["--tiny", "--device", "cpu", "--batch-size", "2", "--warmup", "0", '
-        '"--iters", "1"]))\n')
+        f'sys.argv = [{tool!r}, "--tiny", "--device", "cpu", "--batch-size", "2", "--warmup", "0", "--iters", "1"]\n'
+        f'runpy.run_path({tool!r}, run_name="__main__")\n')
     result = subprocess.run([sys.executable, '-c', script], cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'ratio suite/mmseg:' in result.stdout
