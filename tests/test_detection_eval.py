@@ -204,8 +204,8 @@ def test_coco_metric_without_detections_reports_pycocotools_values(coco_root):
         DetectionTask('coco').metrics({})
 
 
-def test_lvis_metric_without_detections_reports_minus_one_for_groups_without_gt(lvis_root):
-    ann_file = osp.join(lvis_root, 'annotations/lvis_v1_val.json')
+def test_lvis_metric_without_detections_reports_minus_one_for_groups_without_gt(lvis_root_without_rare_val):
+    ann_file = osp.join(lvis_root_without_rare_val, 'annotations/lvis_v1_val.json')
     gt = LVIS(ann_file)
     samples = without_detections(predictions(gt, gt.get_cat_ids(), perfect=True))
     metrics = run_lvis_metric(ann_file, samples)
