@@ -51,7 +51,7 @@ def test_siameseim_configs_default_to_the_fast_pipeline_and_keep_the_pil_one_sel
     assert transform.type == 'FastSiameseTwoViewTransform'
     fast = TRANSFORMS.build(transform.to_dict())
     pil = TRANSFORMS.build({**transform.to_dict(), 'type': 'SiameseTwoViewTransform'})   # the --cfg-options switch
-    assert isinstance(fast, FastSiameseTwoViewTransform) and isinstance(pil, SiameseTwoViewTransform)
+    assert type(fast) is FastSiameseTwoViewTransform and type(pil) is SiameseTwoViewTransform
     assert (fast.input_size, fast.scale, fast.ratio) == (pil.input_size, pil.scale, pil.ratio)
 
 

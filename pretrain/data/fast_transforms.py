@@ -26,8 +26,8 @@ from siameseim.registry import TRANSFORMS
 
 from . import array_ops
 from .decoding import JPEG_REDUCTIONS, EncodedImage
-from .transforms import (CROP_RATIO, IMAGENET_MEAN, IMAGENET_STD, PhotometricAugment, ViewGeometry,
-                         relative_position, sample_view_geometry)
+from .transforms import (CROP_RATIO, IMAGENET_MEAN, IMAGENET_STD, PhotometricAugment, SiameseTwoViewTransform,
+                         ViewGeometry, relative_position)
 
 
 class ArrayPhotometricAugment(PhotometricAugment):
@@ -64,7 +64,7 @@ def decode_reduction(geometries: Sequence[ViewGeometry], size: int) -> int:
 
 
 @TRANSFORMS.register_module()
-class FastSiameseTwoViewTransform:
+class FastSiameseTwoViewTransform(SiameseTwoViewTransform):
     """SiameseIM's two views of one image and their relative position, computed on ``uint8`` arrays.
 
     Takes the arguments of :class:`SiameseTwoViewTransform` and returns the same
@@ -76,6 +76,7 @@ class FastSiameseTwoViewTransform:
 
     # PretrainImageFolder hands this transform an EncodedImage: bytes and header, not yet decoded.
     lazy_decode = True
+    photometric_type = ArrayPhotometricAugment
 
     def __init__(self,
                  input_size: int = 224,
@@ -89,25 +90,10 @@ class FastSiameseTwoViewTransform:
                  mean: Sequence[float] = IMAGENET_MEAN,
                  std: Sequence[float] = IMAGENET_STD,
                  reduced_decode: bool = True) -> None:
-        self.input_size = input_size
-        self.scale = (crop_min, 1.0)
-        self.ratio = tuple(ratio)
-        self.flip_prob = flip_prob
-        if len(blur_prob) != 2 or len(solarize_prob) != 2:
-            raise ValueError(f'blur_prob and solarize_prob are (view 1, view 2) pairs, '
-                             f'got {blur_prob} and {solarize_prob}')
-        self.photometric = tuple(
-            ArrayPhotometricAugment(jitter_prob=jitter_prob, grayscale_prob=grayscale_prob, blur_prob=blur,
-                                    solarize_prob=solarize) for blur, solarize in zip(blur_prob, solarize_prob))
-        self.mean, self.std = tuple(mean), tuple(std)
+        super().__init__(input_size, crop_min, ratio, flip_prob, jitter_prob, grayscale_prob, blur_prob,
+                         solarize_prob, mean, std)
         self.normalize = array_ops.Normalize(self.mean, self.std)
         self.reduced_decode = reduced_decode
-
-    def sample_geometry(self, height: int, width: int,
-                        rng: np.random.Generator) -> Tuple[ViewGeometry, ViewGeometry]:
-        """Two independent view geometries (view 1, view 2) for a ``height × width`` image."""
-        return (sample_view_geometry(height, width, rng, self.scale, self.ratio, self.flip_prob),
-                sample_view_geometry(height, width, rng, self.scale, self.ratio, self.flip_prob))
 
     def crop_views(self, img: Union[EncodedImage, Image.Image],
                    geometries: Sequence[ViewGeometry]) -> Tuple[np.ndarray, np.ndarray]:

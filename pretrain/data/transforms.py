@@ -164,6 +164,9 @@ class SiameseTwoViewTransform:
     ``*_prob`` pairs are ``(view 1, view 2)``.
     """
 
+    # The per-view photometric augmentation; subclasses working on other image types swap it.
+    photometric_type = PhotometricAugment
+
     def __init__(self,
                  input_size: int = 224,
                  crop_min: float = 0.08,
@@ -183,8 +186,8 @@ class SiameseTwoViewTransform:
             raise ValueError(f'blur_prob and solarize_prob are (view 1, view 2) pairs, '
                              f'got {blur_prob} and {solarize_prob}')
         self.photometric = tuple(
-            PhotometricAugment(jitter_prob=jitter_prob, grayscale_prob=grayscale_prob, blur_prob=blur,
-                               solarize_prob=solarize) for blur, solarize in zip(blur_prob, solarize_prob))
+            self.photometric_type(jitter_prob=jitter_prob, grayscale_prob=grayscale_prob, blur_prob=blur,
+                                  solarize_prob=solarize) for blur, solarize in zip(blur_prob, solarize_prob))
         self.mean, self.std = tuple(mean), tuple(std)
 
     def sample_geometry(self, height: int, width: int,
