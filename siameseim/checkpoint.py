@@ -342,7 +342,8 @@ def _drop_reason(key: str) -> str:
                 'not part of the ViT backbone')
 
 
-def _rename(state_dict: Mapping[str, torch.Tensor], rules: Sequence[Tuple[str, str]]) -> Dict[str, torch.Tensor]:
+def rename_keys(state_dict: Mapping[str, Any], rules: Sequence[Tuple[str, str]]) -> Dict[str, Any]:
+    """``state_dict`` with every ``(pattern, replacement)`` regex rule applied to each key, in order."""
     renamed = {}
     for key, value in state_dict.items():
         for pattern, replacement in rules:
@@ -412,7 +413,7 @@ def _strip_backbone_prefix(state_dict: Dict[str, torch.Tensor], dropped: Dict[st
 def _from_mm(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str]) -> Dict[str, torch.Tensor]:
     """mmpretrain / mmseg names (see the module docstring) → canonical."""
     state_dict = _strip_backbone_prefix(state_dict, dropped, keep=lambda key: key.startswith('head.'))
-    return _from_beit(_rename(state_dict, _MM_RULES))
+    return _from_beit(rename_keys(state_dict, _MM_RULES))
 
 
 def _from_siameseim_pretrain(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str],

@@ -5,12 +5,11 @@ Every Runner load path of the suite (``load_from``, ``--resume``, auto-resume, `
 refused) and loads with :func:`load_model_state`, which refuses a checkpoint whose keys or shapes do not fit
 the model (a checkpoint of another model or config) instead of loading half of it with a warning.
 """
-import re
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import torch.nn as nn
 
-from ..checkpoint import CheckpointError, read_checkpoint
+from ..checkpoint import CheckpointError, read_checkpoint, rename_keys
 from ..finite import describe_keys
 
 __all__ = ['read_run_checkpoint', 'load_model_state', 'RESUME_KEYS']
@@ -38,12 +37,7 @@ def read_run_checkpoint(path: str, *, for_resume: bool = False) -> Dict[str, Any
 def _state_dict(checkpoint: Mapping[str, Any],
                 revise_keys: Sequence[Tuple[str, str]]) -> Dict[str, Any]:
     state = checkpoint['state_dict'] if isinstance(checkpoint.get('state_dict'), Mapping) else checkpoint
-    revised = {}
-    for key, value in state.items():
-        for pattern, replacement in revise_keys:
-            key = re.sub(pattern, replacement, key)
-        revised[key] = value
-    return revised
+    return rename_keys(state, revise_keys)
 
 
 def load_model_state(model: nn.Module,
