@@ -96,7 +96,7 @@ def test_show_dir_needs_a_visualizer_and_a_positive_bound(tmp_path, capsys):
 def test_test_tool_saves_the_bounded_snapshots_of_a_segmentation_run(tmp_path):
     from segmentation.toy import make_ade20k_toy
 
-    import train as train_tool
+    train_tool = load_tool('train')
     data_root = str(tmp_path / 'ade')
     make_ade20k_toy(data_root, num_train=2, num_val=3)
     config = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py')

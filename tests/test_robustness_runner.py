@@ -246,8 +246,8 @@ def suite_robustness(data_root, checkpoint, tmp_path, launcher):
     (task, ) = build_tasks(['robustness'])
     work_dir = tmp_path / 'robustness'
     work_dir.mkdir()
-    metrics = task.run(SuiteCheckpoint('ours', None), str(work_dir), ctx, {'finetune': {'work_dir': str(finetune_dir)}})
-    return metrics, json.loads((work_dir / 'results.json').read_text()), work_dir
+    result = task.run(SuiteCheckpoint('ours', None), str(work_dir), ctx, {'finetune': {'work_dir': str(finetune_dir)}})
+    return result.metrics, json.loads((work_dir / 'results.json').read_text()), work_dir
 
 
 def assert_suite_metrics(metrics, reference):
