@@ -31,6 +31,7 @@ from robustness.cli import error_line
 from robustness.datasets import CorruptImageError
 from robustness.evaluate import SETS, classifier_config, results_markdown, run_benchmarks
 from robustness.models import classifier_state_dict
+from siameseim.atomic import write_text_atomically
 from siameseim.checkpoint import CheckpointError, read_checkpoint
 from siameseim.cli_checks import positive_int
 from siameseim.distributed import setup_cpu_distributed
@@ -62,12 +63,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
-
-
-def write_atomic(path: str, text: str) -> None:
-    with open(path + '.tmp', 'w') as f:
-        f.write(text)
-    os.replace(path + '.tmp', path)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -111,9 +106,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     results['checkpoint'] = os.path.abspath(args.checkpoint)
     os.makedirs(args.out, exist_ok=True)
-    write_atomic(os.path.join(args.out, 'results.json'), json.dumps(results, indent=2))
+    write_text_atomically(os.path.join(args.out, 'results.json'), json.dumps(results, indent=2))
     markdown = results_markdown(results)
-    write_atomic(os.path.join(args.out, 'results.md'), markdown)
+    write_text_atomically(os.path.join(args.out, 'results.md'), markdown)
     print(markdown)
     print(f'results written to {args.out}/results.json and results.md')
     return 0

@@ -9,7 +9,6 @@ tools/test.py CONFIG CHECKPOINT --launcher pytorch``.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 from typing import Dict, List, Optional
@@ -19,6 +18,7 @@ from mmengine.dist import is_main_process
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
 from robustness.cli import error_line
+from siameseim.atomic import write_text_atomically
 from siameseim.checkpoint import CheckpointError
 from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, writable_file, writable_folder
 from siameseim.distributed import distributed_session
@@ -51,10 +51,8 @@ def evaluate(cfg: Config, out: Optional[str] = None) -> Dict[str, object]:
     runner = SafeRunner.from_cfg(cfg)
     metrics = runner.test()
     if out and is_main_process():  # every rank holds the same metrics; one writes them (temp + rename)
-        with open(f'{out}.{os.getpid()}.tmp', 'w') as f:
-            json.dump({key: float(value) if isinstance(value, (int, float)) else value
-                       for key, value in metrics.items()}, f, indent=2, default=str)
-        os.replace(f.name, out)
+        write_text_atomically(out, json.dumps({key: float(value) if isinstance(value, (int, float)) else value
+                                               for key, value in metrics.items()}, indent=2, default=str))
         runner.logger.info(f'metrics written to {out}')
     runner.logger.info('test finished: ' + ', '.join(f'{key}={value}' for key, value in metrics.items()
                                                     if isinstance(value, (int, float))))

@@ -12,6 +12,7 @@ from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
+from ..atomic import write_text_atomically
 from .runner import SuiteContext
 from .tasks import DEMO_BACKBONE, REPO_ROOT, _last_checkpoint, _launch
 from .toy_data import ToyWorldSizes, make_toy_world
@@ -40,9 +41,7 @@ def make_demo_data(root: str, sizes: ToyWorldSizes = ToyWorldSizes(),
         return data
     log(f'[demo] generating the toy world in {root}: ImageNet (+A/R/Sketch/C), COCO, LVIS v1, ADE20k')
     data = make_toy_world(root, sizes, log=log)
-    with open(marker + '.tmp', 'w') as f:
-        json.dump(data, f)
-    os.replace(marker + '.tmp', marker)
+    write_text_atomically(marker, json.dumps(data))
     return data
 
 

@@ -17,6 +17,8 @@ from typing import Dict, List, Mapping, Optional
 
 import torch
 
+from ..atomic import write_text_atomically
+
 HASH_CACHE = '.sha256_cache.json'
 # Import name -> distribution name of the libraries whose versions a run records.
 LIBRARIES = {'torch': 'torch', 'mmengine': 'mmengine', 'mmcv': 'mmcv', 'mmdet': 'mmdet', 'mmseg': 'mmsegmentation',
@@ -31,13 +33,6 @@ def _read_json(path: str) -> dict:
         return content if isinstance(content, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def _write_json(path: str, content: Mapping) -> None:
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(content, f, indent=1)
-    os.replace(tmp, path)
 
 
 def file_sha256(path: str, cache_dir: Optional[str] = None) -> str:
@@ -55,7 +50,7 @@ def file_sha256(path: str, cache_dir: Optional[str] = None) -> str:
             digest.update(chunk)
     if cache_path:
         cache[key] = digest.hexdigest()
-        _write_json(cache_path, cache)
+        write_text_atomically(cache_path, json.dumps(cache, indent=1))
     return digest.hexdigest()
 
 

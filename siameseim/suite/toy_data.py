@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..atomic import write_text_atomically
 from .toy_world import SHAPES, ToyWorld, texture
 
 # COCO keeps gaps in its category ids; the toy set does too, so no code can assume contiguous ids.
@@ -153,13 +154,6 @@ def _number(annotations: List[dict], category_ids: Sequence[int]) -> List[dict]:
     return annotations
 
 
-def _write_json(path: str, content: dict) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(content, f)
-    os.replace(tmp, path)
-
-
 def write_coco(root: str, world: ToyWorld, sizes: ToyWorldSizes, rng: np.random.Generator) -> None:
     """``coco/{train2017,val2017}`` and ``coco/annotations/instances_{train,val}2017.json``."""
     categories = [dict(id=COCO_IDS[label], name=name, supercategory='shape') for label, name in enumerate(SHAPES)]
@@ -169,8 +163,8 @@ def write_coco(root: str, world: ToyWorld, sizes: ToyWorldSizes, rng: np.random.
         images, annotations = write_instances(osp.join(root, 'coco', split), world,
                                               _scene_labels(count, world.num_classes, rng), first, sizes.scene_size,
                                               rng)
-        _write_json(osp.join(root, 'coco', 'annotations', f'instances_{split}.json'),
-                    dict(images=images, annotations=_number(annotations, COCO_IDS), categories=categories))
+        write_text_atomically(osp.join(root, 'coco', 'annotations', f'instances_{split}.json'), json.dumps(
+            dict(images=images, annotations=_number(annotations, COCO_IDS), categories=categories)))
 
 
 def write_lvis(root: str, world: ToyWorld, sizes: ToyWorldSizes, rng: np.random.Generator) -> None:
@@ -200,8 +194,8 @@ def write_lvis(root: str, world: ToyWorld, sizes: ToyWorldSizes, rng: np.random.
                                image_count=image_count, instance_count=len(own),
                                frequency=lvis_frequency(image_count)))
     for split, content in splits.items():
-        _write_json(osp.join(lvis, 'annotations', f'lvis_v1_{split}.json'),
-                    dict(content, categories=categories, info={}, licenses=[]))
+        write_text_atomically(osp.join(lvis, 'annotations', f'lvis_v1_{split}.json'),
+                              json.dumps(dict(content, categories=categories, info={}, licenses=[])))
 
 
 def ade_pair(world: ToyWorld, size: Tuple[int, int], rng: np.random.Generator) -> Tuple[Image.Image, Image.Image]:
