@@ -1,6 +1,7 @@
-"""SiameseIM and MAE pretraining models."""
+"""SiameseIM (with the ablation's switches), MAE and MoCo-v3 pretraining models."""
 from .mae import MAE
+from .mlp_head import MLPHead
 from .siameseim import SiameseIM, official_to_model_state_dict
 from .token_batch_norm import TokenBatchNorm
 
-__all__ = ['MAE', 'SiameseIM', 'TokenBatchNorm', 'official_to_model_state_dict']
+__all__ = ['MAE', 'MLPHead', 'SiameseIM', 'TokenBatchNorm', 'official_to_model_state_dict']

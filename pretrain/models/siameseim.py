@@ -1,9 +1,17 @@
 """SiameseIM meta-architecture: online branch on the masked view 1, momentum target branch on view 2.
 
-Everything follows docs/method.md §1–§2: the online encoder sees only the visible tokens of view 1; a projector
-(``decoder_embed`` + batch-norm blocks) and a predictor turn them into predictions for every patch of view 2,
-queried through the relative position of view 2 in view 1's frame; the target is the momentum encoder and
-projector on the full view 2; UniGrad compares the two.
+With its defaults everything follows docs/method.md §1–§2: the online encoder sees only the visible tokens of
+view 1; a projector (``decoder_embed`` + batch-norm blocks) and a predictor turn them into predictions for every
+patch of view 2, queried through the relative position of view 2 in view 1's frame; the target is the momentum
+encoder and projector on the full view 2; UniGrad compares the two.
+
+The paper's ablation (docs/ablation.md) walks from MAE and MoCo-like instance discrimination to this design one
+switch at a time; the model switches are ``target`` (momentum features or the target view's normalised
+pixels), ``head`` (MAE-like projector/decoder with position queries, or MoCo-like per-token MLPs without
+queries), ``loss`` (UniGrad or L2), ``loss_form`` (per token or on the pooled tokens) and ``loss_region``
+(every view-2 patch or only those masked in view 1), plus the existing ``projector_norm``/``predictor_norm``.
+The data switches (same or different views, colour augmentation, random or block-wise masks) live in the
+data pipeline.
 """
 import copy
 import functools
@@ -17,7 +25,9 @@ from siameseim.layers import Block, sincos_2d
 from siameseim.models import build_backbone
 from siameseim.registry import MODELS
 
-from ..losses import UniGradLoss
+from ..losses import FeatureL2Loss, PixelL2Loss, UniGradLoss, normalize_patches
+from .mae import patchify
+from .mlp_head import MLPHead
 from .relative_pos_embed import relative_query_pos_embed
 from .token_batch_norm import TokenBatchNorm
 
@@ -37,6 +47,28 @@ OFFICIAL_PREFIXES: Tuple[Tuple[str, str], ...] = (
 )
 # The official ``--online_ln`` LayerNorm on the predictions; its affine is frozen at (1, 0).
 STUDENT_NORM_KEYS: Tuple[str, str] = ('student_norm.weight', 'student_norm.bias')
+# Values of the ablation switches (docs/ablation.md); the first of each is the released setting.
+SWITCHES: Dict[str, Tuple[str, ...]] = dict(
+    target=('feature', 'pixel'),
+    head=('mae', 'moco'),
+    loss=('unigrad', 'l2'),
+    loss_form=('dense', 'global'),
+    loss_region=('all', 'masked'),
+)
+
+
+def check_switches(target: str, head: str, loss: str, loss_form: str, loss_region: str) -> None:
+    """Raise one line for an unknown switch value or a combination the meta-architecture cannot express."""
+    values = dict(target=target, head=head, loss=loss, loss_form=loss_form, loss_region=loss_region)
+    for name, value in values.items():
+        if value not in SWITCHES[name]:
+            raise ValueError(f'SiameseIM {name} must be one of {SWITCHES[name]}, got {value!r}')
+    if target == 'pixel' and (head, loss, loss_form) != ('mae', 'l2', 'dense'):
+        raise ValueError("target='pixel' is MAE's reconstruction: it needs head='mae', loss='l2' and "
+                         "loss_form='dense'")
+    if head == 'moco' and loss_region == 'masked':
+        raise ValueError("head='moco' predicts only the visible tokens of view 1, so loss_region='masked' has "
+                         "nothing to compare: use loss_region='all'")
 
 
 def official_to_model_state_dict(official: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -75,11 +107,24 @@ class SiameseIM(BaseModel):
             row-first sin-cos positions, as released).
         decoder_dim: width ``Dd`` of projector and predictor (768 in the released config).
         decoder_num_heads: heads of projector and predictor blocks (16).
-        projector_depth, predictor_depth: 2 and 4 blocks.
+        projector_depth, predictor_depth: 2 and 4 blocks (with ``head='moco'``: the linear layers of the MLPs,
+            3 and 2 as in MoCo-v3).
         projector_norm, predictor_norm: ``'bn'`` (released) or ``'ln'``.
         neg_weight: UniGrad λ.
         online_ln: LayerNorm (no affine) on the predictions before the loss.
         train_patch_embed: train the patch embedding (frozen by default, like MoCo-v3's stop-grad conv).
+        target: ``'feature'`` (momentum encoder + projector on view 2, released) or ``'pixel'`` (view 2's
+            patches, normalised per patch when ``norm_pix_loss``; no target branch).
+        head: ``'mae'`` (released: ``decoder_embed`` + projector blocks, then predictor blocks over the visible
+            tokens and one position query per view-2 patch) or ``'moco'`` (MoCo-v3's projector and predictor
+            MLPs applied to every visible token, no queries; token ``t`` of view 1 is compared with token ``t``
+            of view 2).
+        loss: ``'unigrad'`` (released) or ``'l2'`` (UniGrad's positive term alone; MAE's MSE for pixels).
+        loss_form: ``'dense'`` (per token, released) or ``'global'`` (on the token means).
+        loss_region: ``'all'`` view-2 patches (released) or only those ``'masked'`` in view 1 (MAE's loss; with
+            identical views these are the patches the encoder did not see).
+        mlp_hidden_dim: hidden width of the MoCo-like MLPs (4096 in MoCo-v3).
+        norm_pix_loss: normalise each target patch (``target='pixel'``), as MAE's released models.
     """
 
     def __init__(self,
@@ -93,9 +138,20 @@ class SiameseIM(BaseModel):
                  neg_weight: float = 0.02,
                  online_ln: bool = False,
                  train_patch_embed: bool = False,
+                 target: str = 'feature',
+                 head: str = 'mae',
+                 loss: str = 'unigrad',
+                 loss_form: str = 'dense',
+                 loss_region: str = 'all',
+                 mlp_hidden_dim: int = 4096,
+                 norm_pix_loss: bool = True,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        check_switches(target, head, loss, loss_form, loss_region)
+        self.target, self.head, self.loss_form, self.loss_region = target, head, loss_form, loss_region
+        self.online_ln = online_ln
+        self.norm_pix_loss = norm_pix_loss
         self.encoder = build_backbone(dict(encoder))
         if self.encoder.num_prefix_tokens != 1 or self.encoder.global_pool is not None:
             raise ValueError('the SiameseIM encoder needs cls_token=True and global_pool=None')
@@ -105,25 +161,41 @@ class SiameseIM(BaseModel):
         self.train_patch_embed = train_patch_embed
         self.encoder.patch_embed.requires_grad_(train_patch_embed)
 
-        self.decoder_embed = nn.Linear(self.encoder.embed_dim, decoder_dim)
-        self.projector = nn.ModuleList(
-            _decoder_block(decoder_dim, decoder_num_heads, projector_norm) for _ in range(projector_depth))
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
-        self.register_buffer('decoder_pos_embed', sincos_2d(decoder_dim, grid, num_prefix_tokens=1))
-        self.decoder_pos_mlp = nn.Linear(2 * decoder_dim, decoder_dim)
-        self.predictor = nn.ModuleList(
-            _decoder_block(decoder_dim, decoder_num_heads, predictor_norm) for _ in range(predictor_depth))
-        self.decoder_pred = nn.Linear(decoder_dim, decoder_dim)
-        self._init_decoder()
+        if head == 'mae':
+            self.decoder_embed = nn.Linear(self.encoder.embed_dim, decoder_dim)
+            self.projector = nn.ModuleList(
+                _decoder_block(decoder_dim, decoder_num_heads, projector_norm) for _ in range(projector_depth))
+            self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
+            self.register_buffer('decoder_pos_embed', sincos_2d(decoder_dim, grid, num_prefix_tokens=1))
+            self.decoder_pos_mlp = nn.Linear(2 * decoder_dim, decoder_dim)
+            self.predictor = nn.ModuleList(
+                _decoder_block(decoder_dim, decoder_num_heads, predictor_norm) for _ in range(predictor_depth))
+            pred_dim = decoder_dim if target == 'feature' else self.encoder.patch_size**2 * 3
+            self.decoder_pred = nn.Linear(decoder_dim, pred_dim)
+            self._init_decoder()
+        else:
+            self.projector = MLPHead(projector_depth, self.encoder.embed_dim, mlp_hidden_dim, decoder_dim,
+                                     projector_norm)
+            self.predictor = MLPHead(predictor_depth, decoder_dim, mlp_hidden_dim, decoder_dim, predictor_norm)
 
-        self.target_encoder = copy.deepcopy(self.encoder)
-        self.target_decoder_embed = copy.deepcopy(self.decoder_embed)
-        self.target_projector = copy.deepcopy(self.projector)
-        for module in self.target_modules():
-            module.requires_grad_(False)
-        for block in self.target_encoder.blocks:
-            block.drop_path1 = block.drop_path2 = nn.Identity()
-        self.loss_fn = UniGradLoss(neg_weight=neg_weight, online_ln=online_ln)
+        if target == 'feature':
+            self.target_encoder = copy.deepcopy(self.encoder)
+            if head == 'mae':
+                self.target_decoder_embed = copy.deepcopy(self.decoder_embed)
+            self.target_projector = copy.deepcopy(self.projector)
+            for module in self.target_modules():
+                module.requires_grad_(False)
+            for block in self.target_encoder.blocks:
+                block.drop_path1 = block.drop_path2 = nn.Identity()
+        self.loss_fn = self._build_loss(loss, neg_weight, online_ln)
+
+    def _build_loss(self, loss: str, neg_weight: float, online_ln: bool) -> nn.Module:
+        """UniGrad (released), the feature L2, or MAE's pixel MSE for ``target='pixel'``."""
+        if self.target == 'pixel':
+            return PixelL2Loss()
+        if loss == 'l2':
+            return FeatureL2Loss(online_ln=online_ln)
+        return UniGradLoss(neg_weight=neg_weight, online_ln=online_ln)
 
     def _init_decoder(self) -> None:
         """Xavier-uniform linears with zero bias, N(0, 0.02) mask token (docs/method.md §1.1)."""
@@ -134,8 +206,18 @@ class SiameseIM(BaseModel):
                     nn.init.zeros_(sub.bias)
         nn.init.normal_(self.mask_token, std=0.02)
 
+    def _ema_module_pairs(self) -> List[Tuple[nn.Module, nn.Module]]:
+        """(target, online) modules of the momentum branch; none for ``target='pixel'``."""
+        if self.target == 'pixel':
+            return []
+        pairs = [(self.target_encoder, self.encoder)]
+        if self.head == 'mae':
+            pairs.append((self.target_decoder_embed, self.decoder_embed))
+        return pairs + [(self.target_projector, self.projector)]
+
     def target_modules(self) -> List[nn.Module]:
-        return [self.target_encoder, self.target_decoder_embed, self.target_projector]
+        """The momentum copies (encoder, ``decoder_embed`` with the MAE-like head, projector)."""
+        return [target for target, _ in self._ema_module_pairs()]
 
     def ema_parameter_pairs(self) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
         """(target, online) tensors updated by EMA: cls token, blocks, decoder_embed, projector.
@@ -144,9 +226,7 @@ class SiameseIM(BaseModel):
         (they stay identical), as in docs/method.md §1.6.
         """
         targets, onlines = [], []
-        pairs = ((self.target_encoder, self.encoder), (self.target_decoder_embed, self.decoder_embed),
-                 (self.target_projector, self.projector))
-        for target_module, online_module in pairs:
+        for target_module, online_module in self._ema_module_pairs():
             for target, online in zip(target_module.parameters(), online_module.parameters()):
                 if online.requires_grad:
                     targets.append(target)
@@ -157,7 +237,8 @@ class SiameseIM(BaseModel):
     def momentum_update(self, momentum: float) -> None:
         """``θ_target ← m·θ_target + (1−m)·θ_online`` in one fused multi-tensor lerp."""
         targets, onlines = self.ema_parameter_pairs()
-        torch._foreach_lerp_(targets, onlines, 1.0 - momentum)
+        if targets:
+            torch._foreach_lerp_(targets, onlines, 1.0 - momentum)
 
     def visible_ids(self, mask: torch.Tensor) -> torch.Tensor:
         """Raster indices ``[B, V]`` of the unmasked patches; every sample must mask the same count."""
@@ -183,13 +264,42 @@ class SiameseIM(BaseModel):
             tokens = block(tokens, self.grid_size)
         return self.decoder_pred(tokens[:, -queries.shape[1]:])
 
+    def predict_visible(self, view1: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+        """MoCo-like online branch: projector and predictor MLPs on every visible token, ``[B, V, Dd]``."""
+        tokens = self.encoder.forward_features(view1, ids_keep=ids_keep)[:, 1:]
+        return self.predictor(self.projector(tokens))
+
     @torch.no_grad()
     def target_view2(self, view2: torch.Tensor) -> torch.Tensor:
-        """Target branch on the full view 2: projector tokens ``[B, L, Dd]`` (cls dropped)."""
-        tokens = self.target_decoder_embed(self.target_encoder.forward_features(view2))
+        """The target of every view-2 patch in raster order: momentum projector tokens ``[B, L, Dd]`` (cls
+        dropped), or with ``target='pixel'`` the patches ``[B, L, p·p·3]`` (normalised if ``norm_pix_loss``)."""
+        if self.target == 'pixel':
+            patches = patchify(view2, self.encoder.patch_size)
+            return normalize_patches(patches) if self.norm_pix_loss else patches.float()
+        tokens = self.target_encoder.forward_features(view2)
+        if self.head == 'moco':
+            return self.target_projector(tokens[:, 1:])
+        tokens = self.target_decoder_embed(tokens)
         for block in self.target_projector:
             tokens = block(tokens, self.grid_size)
         return tokens[:, 1:]
+
+    def compared_tokens(self, pred: torch.Tensor, target: torch.Tensor,
+                        ids_keep: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The prediction and target tokens the loss compares, as ``[B, N, ·]`` pairs.
+
+        The MoCo-like head predicts the visible view-1 tokens, so the target is taken at the same grid
+        indices; ``loss_region='masked'`` keeps the view-2 patches masked in view 1 (raster order).
+        """
+        if self.head == 'moco':
+            return pred, torch.gather(target, 1, ids_keep[..., None].expand(-1, -1, target.shape[-1]))
+        if self.loss_region == 'masked':
+            visible = torch.zeros(pred.shape[:2], dtype=torch.bool, device=pred.device).scatter_(1, ids_keep, True)
+            num_masked = pred.shape[1] - ids_keep.shape[1]
+            ids_masked = visible.to(torch.uint8).argsort(dim=1, stable=True)[:, :num_masked]
+            pred = torch.gather(pred, 1, ids_masked[..., None].expand(-1, -1, pred.shape[-1]))
+            target = torch.gather(target, 1, ids_masked[..., None].expand(-1, -1, target.shape[-1]))
+        return pred, target
 
     def forward(self,
                 view1: torch.Tensor,
@@ -198,18 +308,25 @@ class SiameseIM(BaseModel):
                 mask: torch.Tensor,
                 ids_keep: Optional[torch.Tensor] = None,
                 mode: str = 'loss') -> Dict[str, torch.Tensor]:
-        """``mode='loss'`` returns ``{'loss': …}``; ``mode='tensor'`` returns predictions and targets.
+        """``mode='loss'`` returns ``{'loss': …}``; ``mode='tensor'`` returns the compared predictions and
+        targets (per token, before ``loss_form='global'`` pools them).
 
         ``ids_keep`` (the visible patches of ``mask``, from the data pipeline) keeps the step free of
         data-dependent shapes and host syncs, so ``torch.compile`` captures it whole; without it they are
         derived from ``mask`` here.
         """
-        pred = self.predict_view2(view1, relpos, self.visible_ids(mask) if ids_keep is None else ids_keep)
-        target = self.target_view2(view2)
+        if mode not in ('loss', 'tensor'):
+            raise ValueError(f"SiameseIM supports mode='loss' or 'tensor', got {mode!r}")
+        ids_keep = self.visible_ids(mask) if ids_keep is None else ids_keep
+        if self.head == 'mae':
+            pred = self.predict_view2(view1, relpos, ids_keep)
+        else:
+            pred = self.predict_visible(view1, ids_keep)
+        pred, target = self.compared_tokens(pred, self.target_view2(view2), ids_keep)
         if mode == 'tensor':
             return dict(pred=pred, target=target)
-        if mode != 'loss':
-            raise ValueError(f"SiameseIM supports mode='loss' or 'tensor', got {mode!r}")
+        if self.loss_form == 'global':
+            pred, target = pred.mean(dim=1), target.mean(dim=1)
         return dict(loss=self.loss_fn(pred, target))
 
     def load_official_state_dict(self, official: Dict[str, torch.Tensor]) -> None:
@@ -232,7 +349,7 @@ class SiameseIM(BaseModel):
         """Raise one line unless ``norm`` is empty or the official frozen (1, 0) affine of width ``decoder_dim``."""
         if not norm:
             return
-        if not self.loss_fn.online_ln:
+        if not self.online_ln:
             raise ValueError('official SiameseIM checkpoint was trained with --online_ln (it holds '
                              'student_norm.weight/bias): build the model with online_ln=True')
         absent = [key for key in STUDENT_NORM_KEYS if key not in norm]
