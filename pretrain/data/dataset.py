@@ -56,7 +56,9 @@ class PretrainImageFolder(Dataset):
         root: image directory.
         transform: callable ``(PIL.Image, numpy Generator) -> dict`` (``(EncodedImage, Generator)`` if it
             sets ``lazy_decode = True``), or a config of one registered in ``siameseim.registry.TRANSFORMS``.
-        mask_generator: a :class:`BlockMaskGenerator`, its keyword arguments as a dict, or ``None``.
+        mask_generator: a mask generator (called with the generator ``rng``, returns a bool ``[g, g]`` mask), a
+            config of one (``type='RandomMaskGenerator'`` for MAE's uniform masks; without ``type`` the dict is
+            the keyword arguments of :class:`BlockMaskGenerator`), or ``None``.
         extensions: file suffixes to include (case-insensitive).
         seed: mixed into every process's generator.
     """
@@ -64,7 +66,7 @@ class PretrainImageFolder(Dataset):
     def __init__(self,
                  root: str,
                  transform: Union[Callable[..., Dict[str, torch.Tensor]], dict],
-                 mask_generator: Union[BlockMaskGenerator, dict, None] = None,
+                 mask_generator: Union[Callable[[np.random.Generator], np.ndarray], dict, None] = None,
                  extensions: Sequence[str] = IMG_EXTENSIONS,
                  seed: int = 0) -> None:
         layout = f'the ImageNet train layout root/<wnid>/*.JPEG or a folder of images ({", ".join(extensions)})'
@@ -75,8 +77,10 @@ class PretrainImageFolder(Dataset):
         if not self.samples:
             raise FileNotFoundError(f'pretraining image root {root!r} holds no images; expected {layout}')
         self.transform = TRANSFORMS.build(transform) if isinstance(transform, dict) else transform
-        self.mask_generator = (BlockMaskGenerator(**mask_generator) if isinstance(mask_generator, dict) else
-                               mask_generator)
+        if isinstance(mask_generator, dict):
+            mask_generator = (TRANSFORMS.build(mask_generator) if 'type' in mask_generator else
+                              BlockMaskGenerator(**mask_generator))
+        self.mask_generator = mask_generator
         self.seed = seed
         self.metainfo = dict(root=root, num_images=len(self.samples))
         self.skipped_files: Set[str] = set()

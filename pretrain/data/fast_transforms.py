@@ -68,7 +68,8 @@ class FastSiameseTwoViewTransform(SiameseTwoViewTransform):
     """SiameseIM's two views of one image and their relative position, computed on ``uint8`` arrays.
 
     Takes the arguments of :class:`SiameseTwoViewTransform` and returns the same
-    ``dict(view1=float32[3,S,S], view2=float32[3,S,S], relpos=float64[6])``. ``reduced_decode=False``
+    ``dict(view1=float32[3,S,S], view2=float32[3,S,S], relpos=float64[6])`` (``views`` and ``color_aug`` as
+    there). ``reduced_decode=False``
     always decodes at full size. Takes an :class:`~pretrain.data.decoding.EncodedImage` (what
     :class:`PretrainImageFolder` passes it) or a PIL image (decoded at full size); decode errors raise
     :class:`~pretrain.data.decoding.UnreadableImageError`.
@@ -89,9 +90,11 @@ class FastSiameseTwoViewTransform(SiameseTwoViewTransform):
                  solarize_prob: Tuple[float, float] = (0.0, 0.2),
                  mean: Sequence[float] = IMAGENET_MEAN,
                  std: Sequence[float] = IMAGENET_STD,
-                 reduced_decode: bool = True) -> None:
+                 reduced_decode: bool = True,
+                 views: str = 'different',
+                 color_aug: bool = True) -> None:
         super().__init__(input_size, crop_min, ratio, flip_prob, jitter_prob, grayscale_prob, blur_prob,
-                         solarize_prob, mean, std)
+                         solarize_prob, mean, std, views=views, color_aug=color_aug)
         self.normalize = array_ops.Normalize(self.mean, self.std)
         self.reduced_decode = reduced_decode
 
@@ -125,7 +128,6 @@ class FastSiameseTwoViewTransform(SiameseTwoViewTransform):
         rng = np.random.default_rng() if rng is None else rng
         geometries = self.sample_geometry(img.height, img.width, rng)
         crops = self.crop_views(img, geometries)
-        view1, view2 = (self.normalize(photometric(crop, rng))
-                        for crop, photometric in zip(crops, self.photometric))
+        view1, view2 = (self.normalize(self.colour(view, crop, rng)) for view, crop in enumerate(crops))
         relpos = torch.tensor(relative_position(*geometries, img.width), dtype=torch.float64)
         return dict(view1=view1, view2=view2, relpos=relpos)

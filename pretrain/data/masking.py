@@ -11,10 +11,13 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
+from siameseim.registry import TRANSFORMS
+
 # Attempts to place one rectangle before giving up on the current budget (BEiT's constant).
 _ATTEMPTS_PER_BLOCK = 10
 
 
+@TRANSFORMS.register_module()
 class BlockMaskGenerator:
     """Draw ``[H, W]`` boolean masks (``True`` = masked) made of random rectangles.
 

@@ -10,7 +10,7 @@ All randomness comes from the ``numpy.random.Generator`` passed to ``__call__`` 
 would draw from torch's global generator), so a seeded generator reproduces a sample exactly.
 """
 import math
-from typing import Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -25,6 +25,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 # Attempts of torchvision's RandomResizedCrop before its centred fallback.
 _CROP_ATTEMPTS = 10
+# Geometry of the two SiameseIM views: independent crops (released) or one crop for both (the ablation).
+VIEW_MODES = ('different', 'same')
 
 
 class ViewGeometry(NamedTuple):
@@ -162,6 +164,11 @@ class SiameseTwoViewTransform:
     ``(δi, δj, δh, δw, f, δj_flip)``. View 1 (online, masked) always gets a blur and never a solarisation;
     view 2 (target) gets a blur with p = 0.1 and a solarisation with p = 0.2 (docs/method.md §4.2). Both
     ``*_prob`` pairs are ``(view 1, view 2)``.
+
+    Two switches of the ablation (docs/ablation.md): ``views='same'`` draws one geometry (flip and crop) and
+    gives it to both views, so they differ at most in colour (``relpos`` is then the identity
+    ``(0, 0, 1, 1, 0, ·)``); ``color_aug=False`` skips the photometric augmentations of both views (MAE's
+    pipeline has none).
     """
 
     # The per-view photometric augmentation; subclasses working on other image types swap it.
@@ -177,11 +184,17 @@ class SiameseTwoViewTransform:
                  blur_prob: Tuple[float, float] = (1.0, 0.1),
                  solarize_prob: Tuple[float, float] = (0.0, 0.2),
                  mean: Sequence[float] = IMAGENET_MEAN,
-                 std: Sequence[float] = IMAGENET_STD) -> None:
+                 std: Sequence[float] = IMAGENET_STD,
+                 views: str = 'different',
+                 color_aug: bool = True) -> None:
+        if views not in VIEW_MODES:
+            raise ValueError(f"views must be 'different' (two crops) or 'same' (one crop for both), got {views!r}")
         self.input_size = input_size
         self.scale = (crop_min, 1.0)
         self.ratio = tuple(ratio)
         self.flip_prob = flip_prob
+        self.views = views
+        self.color_aug = color_aug
         if len(blur_prob) != 2 or len(solarize_prob) != 2:
             raise ValueError(f'blur_prob and solarize_prob are (view 1, view 2) pairs, '
                              f'got {blur_prob} and {solarize_prob}')
@@ -192,17 +205,24 @@ class SiameseTwoViewTransform:
 
     def sample_geometry(self, height: int, width: int,
                         rng: np.random.Generator) -> Tuple[ViewGeometry, ViewGeometry]:
-        """Two independent view geometries (view 1, view 2) for a ``height × width`` image."""
-        return (sample_view_geometry(height, width, rng, self.scale, self.ratio, self.flip_prob),
-                sample_view_geometry(height, width, rng, self.scale, self.ratio, self.flip_prob))
+        """Two independent view geometries (view 1, view 2) for a ``height × width`` image; one geometry twice
+        with ``views='same'``."""
+        first = sample_view_geometry(height, width, rng, self.scale, self.ratio, self.flip_prob)
+        if self.views == 'same':
+            return first, first
+        return first, sample_view_geometry(height, width, rng, self.scale, self.ratio, self.flip_prob)
+
+    def colour(self, view: int, img: Any, rng: np.random.Generator) -> Any:
+        """View ``view`` (0 or 1)'s photometric augmentation of ``img``, or ``img`` itself without ``color_aug``."""
+        return self.photometric[view](img, rng) if self.color_aug else img
 
     def __call__(self, img: Image.Image, rng: Optional[np.random.Generator] = None) -> Dict[str, torch.Tensor]:
         """Both views and ``relpos`` of ``img``; pass a seeded generator for reproducible draws."""
         rng = np.random.default_rng() if rng is None else rng
         geometries = self.sample_geometry(img.height, img.width, rng)
-        view1, view2 = (to_normalized_tensor(photometric(apply_view_geometry(img, geometry, self.input_size), rng),
-                                             self.mean, self.std)
-                        for geometry, photometric in zip(geometries, self.photometric))
+        view1, view2 = (to_normalized_tensor(self.colour(view, apply_view_geometry(img, geometry, self.input_size),
+                                                         rng), self.mean, self.std)
+                        for view, geometry in enumerate(geometries))
         relpos = torch.tensor(relative_position(*geometries, img.width), dtype=torch.float64)
         return dict(view1=view1, view2=view2, relpos=relpos)
 

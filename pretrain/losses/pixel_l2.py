@@ -1,8 +1,10 @@
 """MAE's pixel reconstruction loss, as the ``target='pixel'`` setting of the SiameseIM meta-architecture uses it.
 
 The target is the target view cut into patches (``(p, q, c)`` order, :func:`pretrain.models.mae.patchify`),
-each patch normalised by its own mean and unbiased variance (``norm_pix_loss``, as MAE's released models); the
-loss is the mean squared error over the patches handed in (the caller selects them, e.g. the masked ones).
+each patch normalised by its own mean and unbiased variance (:func:`normalize_patches`, MAE's
+``norm_pix_loss``, used by its released models); the loss is the mean squared error over the patches handed in
+(the model selects them, e.g. those masked in the online view). With the same number of patches per sample this
+equals MAE's ``(per-patch MSE · mask).sum() / mask.sum()``.
 """
 import torch
 import torch.nn as nn
@@ -20,24 +22,11 @@ def normalize_patches(patches: torch.Tensor) -> torch.Tensor:
 
 
 class PixelL2Loss(nn.Module):
-    """Mean squared error between predicted and (normalised) target patches, in fp32.
-
-    Args:
-        norm_pix: normalise each target patch (MAE's ``norm_pix_loss``); raw pixels otherwise.
-    """
-
-    def __init__(self, norm_pix: bool = True) -> None:
-        super().__init__()
-        self.norm_pix = norm_pix
+    """Mean squared error between predicted and target patches (both ``[B, N, p·p·3]``), in fp32."""
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Loss of ``pred`` against the patches ``target`` (both ``[B, N, p·p·3]``); the target is detached."""
+        """Loss of ``pred`` against ``target`` (already normalised by the model); the target is detached."""
         if pred.shape != target.shape:
             raise ValueError(f'pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}')
         with torch.autocast(device_type=pred.device.type, enabled=False):
-            target = target.detach()
-            target = normalize_patches(target) if self.norm_pix else target.float()
-            return (pred.float() - target).square().mean()
-
-    def extra_repr(self) -> str:
-        return f'norm_pix={self.norm_pix}'
+            return (pred.float() - target.detach().float()).square().mean()
