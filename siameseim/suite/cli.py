@@ -3,6 +3,7 @@
     python -m siameseim bench --checkpoint ours=sim.pth --checkpoint mae=mae_pretrain_vit_base.pth \\
         --tasks finetune coco ade20k robustness --data-root data --out work_dirs/suite --baseline mae
     python -m siameseim demo            # toy world + tiny SiameseIM and MAE pretraining + every task, on a CPU
+    python -m siameseim ablation --rows a g i --baselines mocov3   # the paper's ablation rows, toy scale
     python -m siameseim report work_dirs/suite --baseline mae   # rebuild report.html, running nothing
 
 Writes ``results.json`` (resumable state), ``results.csv``, ``results.md``, ``results.png`` and the
@@ -73,14 +74,17 @@ def bench(args: argparse.Namespace) -> int:
                                 f'docs/data.md')
     ctx = SuiteContext(out_dir=args.out, data_root=args.data_root, launcher=args.launcher, gpus=args.gpus,
                        partition=args.partition, log=_log,
-                       extra=dict(subset_file=args.subset_file, device=args.device))
+                       extra=dict(subset_file=args.subset_file, device=args.device,
+                                  detection_schedule=args.detection_schedule))
     results = run_suite(checkpoints, build_tasks(args.tasks), ctx)
     _summary(results, args.out, write_report(results, args.out, args.baseline), start)
     return _exit_status(results)
 
 
-def demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_SIZES, PRETRAIN_CONFIGS, QUICK_SIZES, demo_context, make_demo_data, pretrain_tiny
+def _toy_run(args: argparse.Namespace, methods: List[str]) -> dict:
+    """The toy world, a tiny pretraining of each of ``methods`` under one budget (same data, iterations and
+    batch), the chosen tasks for each and a random init, the report; returns the results."""
+    from .demo import DEMO_SIZES, QUICK_SIZES, demo_context, make_demo_data, pretrain_tiny
 
     start = time.time()
     ctx = demo_context(args.out, args.quick, log=_log)
@@ -90,14 +94,35 @@ def demo(args: argparse.Namespace) -> int:
     checkpoints = [SuiteCheckpoint(f'{method}-tiny', pretrain_tiny(method, osp.join(args.out, 'pretrain', method),
                                                                     ctx.data_root, iterations, args.batch_size, ctx),
                                    'demo')
-                   for method in PRETRAIN_CONFIGS]
+                   for method in methods]
     checkpoints.append(SuiteCheckpoint('random-init', None, 'demo'))
     results = run_suite(checkpoints, build_tasks(args.tasks), ctx)
     _summary(results, args.out, write_report(results, args.out, 'random-init'), start)
+    return results
+
+
+def demo(args: argparse.Namespace) -> int:
+    return _exit_status(_toy_run(args, list(args.methods)))
+
+
+def ablation(args: argparse.Namespace) -> int:
+    """The chosen rows of the paper's ablation (and baselines) at the toy scale; ``ablation.md`` beside the
+    main report holds the rows' measured values next to the paper's."""
+    from .ablation_table import ablation_markdown
+    from .demo import ABLATION_PREFIX
+
+    rows = list(dict.fromkeys(args.rows))
+    results = _toy_run(args, [f'{ABLATION_PREFIX}{row}' for row in rows] + list(dict.fromkeys(args.baselines)))
+    path = write_atomic(osp.join(args.out, 'ablation.md'), ablation_markdown(results, rows))
+    _log(f'[ablation] rows {", ".join(rows)}: measured beside the paper in {path}')
     return _exit_status(results)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pretrain.ablation import ROWS
+
+    from .demo import DEMO_METHODS, PRETRAIN_CONFIGS
+
     parser = argparse.ArgumentParser(prog='python -m siameseim', description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest='command', required=True)
     bench_parser = commands.add_parser('bench', help='benchmark checkpoints on the chosen tasks')
@@ -115,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
     bench_parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                               help='device of the feature-extraction tasks (few-shot, robustness)')
+    bench_parser.add_argument('--detection-schedule', choices=['100e', '25e'], default='100e',
+                              help='COCO fine-tuning schedule: the 100-epoch ViTDet recipe, or the 25-epoch one of '
+                                   'the paper\'s ablation (docs/ablation.md; ViT-B only)')
     demo_parser = commands.add_parser('demo', help='toy world + tiny SiameseIM and MAE + every task, on a CPU')
     demo_parser.add_argument('--out', default='work_dirs/demo')
     demo_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')
@@ -122,6 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
                              help='pretraining iterations of each method (default 300, quick 40)')
     demo_parser.add_argument('--batch-size', type=positive_int, default=32, help='pretraining batch size')
     demo_parser.add_argument('--tasks', nargs='+', default=list(TASK_NAMES), choices=TASK_NAMES)
+    demo_parser.add_argument('--methods', nargs='+', default=list(DEMO_METHODS), choices=list(PRETRAIN_CONFIGS),
+                             help='methods pretrained under one budget (add mocov3 for ours vs MAE vs MoCo-v3)')
+    ablation_parser = commands.add_parser('ablation', help="rows of the paper's ablation (and baselines) pretrained "
+                                                           'tiny on the toy world, evaluated, beside the paper')
+    ablation_parser.add_argument('--rows', nargs='+', default=['a', 'g', 'i'], choices=list(ROWS),
+                                 help='ablation rows (docs/ablation.md), default a (MAE-like), g (MoCo-like), i '
+                                      '(SiameseIM)')
+    ablation_parser.add_argument('--baselines', nargs='*', default=[], choices=list(PRETRAIN_CONFIGS),
+                                 help='baselines pretrained under the same budget (siameseim mae mocov3)')
+    ablation_parser.add_argument('--tasks', nargs='+', default=['linear', 'knn', 'finetune', 'coco'],
+                                 choices=TASK_NAMES, help='the ablation reports FT, LIN and COCO')
+    ablation_parser.add_argument('--out', default='work_dirs/ablation')
+    ablation_parser.add_argument('--quick', action='store_true', help='fewer iterations everywhere (CI)')
+    ablation_parser.add_argument('--pretrain-iters', type=positive_int,
+                                 help='pretraining iterations of each row (default 300, quick 40)')
+    ablation_parser.add_argument('--batch-size', type=positive_int, default=32, help='pretraining batch size')
     report_parser = commands.add_parser('report', help='(re)build OUT_DIR/report.html from a finished or partial run')
     report_parser.add_argument('out', metavar='OUT_DIR', help='the --out folder of a bench or demo run')
     report_parser.add_argument('--baseline', help='row the deltas are computed against (a checkpoint name or MAE, '
@@ -142,7 +186,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return report(args)
         writable_folder(args.out, '--out')
         with output_lock(args.out, log=_log):
-            return bench(args) if args.command == 'bench' else demo(args)
+            return {'bench': bench, 'demo': demo, 'ablation': ablation}[args.command](args)
     except (FileNotFoundError, ValueError, SuiteLockedError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

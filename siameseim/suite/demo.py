@@ -1,4 +1,5 @@
-"""The embedded demo: the toy world in every format, tiny SiameseIM and MAE pretrainings, every task, the table.
+"""The embedded demo: the toy world in every format, tiny SiameseIM and MAE pretrainings (MoCo-v3 and the paper's
+ablation rows on request), every task, the table.
 
 Runs on a CPU with nothing downloaded. The classes of the toy world are shapes (colour, texture, size, position
 and rotation are random), so features have to be learnt; the table compares both pretrained encoders with a
@@ -20,8 +21,13 @@ from .toy_data import ToyWorldSizes, make_toy_world
 PRETRAIN_CONFIGS = {
     'siameseim': osp.join(REPO_ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py'),
     'mae': osp.join(REPO_ROOT, 'pretrain', 'configs', 'mae_vit-tiny-p16_1xb8-20e_toy.py'),
+    'mocov3': osp.join(REPO_ROOT, 'pretrain', 'configs', 'mocov3', 'mocov3_vit-tiny-p16_1xb8-20e_toy.py'),
 }
-PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE'}
+PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE', 'mocov3': 'MoCo-v3'}
+# The methods the demo pretrains unless told otherwise (--methods adds MoCo-v3 or ablation rows).
+DEMO_METHODS = ('siameseim', 'mae')
+# A method named ``row-<letter>`` is that row of the paper's ablation at the toy scale (docs/ablation.md).
+ABLATION_PREFIX = 'row-'
 DEMO_IMAGE_SIZE = 64
 
 
@@ -45,11 +51,30 @@ def make_demo_data(root: str, sizes: ToyWorldSizes = ToyWorldSizes(),
     return data
 
 
+def method_label(method: str) -> str:
+    """How the logs name ``method``: ``SiameseIM``, ``MAE``, ``MoCo-v3`` or ``ablation row (i)``."""
+    if method.startswith(ABLATION_PREFIX):
+        return f'ablation row ({method[len(ABLATION_PREFIX):]})'
+    return PRETRAIN_LABELS[method]
+
+
+def method_config(method: str, images: str) -> Config:
+    """The toy config of ``method``: a key of :data:`PRETRAIN_CONFIGS`, or ``row-<letter>`` for that ablation
+    row shrunk to the toy scale (:func:`pretrain.ablation.tiny_config`)."""
+    if method.startswith(ABLATION_PREFIX):
+        from pretrain.ablation import row_config_path, tiny_config
+        return tiny_config(Config.fromfile(row_config_path(method[len(ABLATION_PREFIX):])), images)
+    if method not in PRETRAIN_CONFIGS:
+        raise ValueError(f'unknown pretraining method {method!r}: choose from {", ".join(PRETRAIN_CONFIGS)} or '
+                         f'{ABLATION_PREFIX}<a…k>')
+    return Config.fromfile(PRETRAIN_CONFIGS[method])
+
+
 def pretrain_config(method: str, data_root: str, iterations: int, batch_size: int) -> Config:
-    """The tiny ``method`` (``siameseim`` or ``mae``) pretraining on the toy ImageNet train images, about
-    ``iterations`` steps of ``batch_size`` images, with the demo backbone."""
-    cfg = Config.fromfile(PRETRAIN_CONFIGS[method])
+    """The tiny ``method`` (``siameseim``, ``mae``, ``mocov3`` or an ablation ``row-<letter>``) pretraining on
+    the toy ImageNet train images, about ``iterations`` steps of ``batch_size`` images, with the demo backbone."""
     images = osp.join(data_root, 'imagenet', 'train')
+    cfg = method_config(method, images)
     num_images = sum(len(files) for _, _, files in os.walk(images))
     cfg.train_dataloader.batch_size = batch_size
     per_epoch = max(num_images // batch_size, 1)
@@ -75,7 +100,7 @@ def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, b
     done = osp.join(work_dir, 'last_checkpoint')
     cfg = pretrain_config(method, data_root, iterations, batch_size)
     final = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
-    label = PRETRAIN_LABELS[method]
+    label = method_label(method)
     if osp.isfile(done) and osp.isfile(final):
         ctx.log(f'[demo] tiny {label} pretraining: done in an earlier run ({final})')
         return final

@@ -326,9 +326,12 @@ class DetectionTask(ConfigTask):
     def config(self, checkpoint, ctx):
         dataset = 'coco' if self.name == 'coco' else 'lvis-v1'
         letter = 'b' if ctx.profile == 'demo' else _size_letter(checkpoint.arch)
-        path = osp.join(REPO_ROOT, 'detection', 'configs', f'mask-rcnn_vit-{letter}_lsj-100e_{dataset}.py')
+        # COCO's schedule is selectable: the short one is the paper's ablation column (docs/ablation.md)
+        schedule = ctx.extra.get('detection_schedule', '100e') if self.name == 'coco' else '100e'
+        path = osp.join(REPO_ROOT, 'detection', 'configs', f'mask-rcnn_vit-{letter}_lsj-{schedule}_{dataset}.py')
         if not osp.isfile(path):
-            raise ValueError(f'no detection config for arch {checkpoint.arch}: available for vit-b and vit-l')
+            raise ValueError(f'no {schedule} detection config for arch {checkpoint.arch}: the 100e schedule exists '
+                             f'for vit-b and vit-l, the 25e one for vit-b on COCO')
         cfg = Config.fromfile(path)
         root = osp.join(ctx.data_root, self.folder) + '/'
         if ctx.profile == 'demo':
