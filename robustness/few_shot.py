@@ -35,7 +35,7 @@ from siameseim.checkpoint import CheckpointError, load_pretrained
 from siameseim.models import ViT
 from siameseim.models.vit import resolve_arch
 
-from .cli import error_line
+from siameseim.errors import error_line
 from .datasets import CorruptImageError, scan_wnid_folder
 from .labels import imagenet_1k_index
 from .loading import iterate_batches

@@ -44,3 +44,6 @@ PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDUL
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE)
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE)
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE)
+# Benchmark tasks (siameseim.benchmark.Task subclasses): each task package registers its own, the suite looks
+# them up by name (``BENCHMARK_TASKS.get('coco')``).
+BENCHMARK_TASKS = Registry('benchmark task', scope=SCOPE)

@@ -27,7 +27,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (compatibility fixes)
-from siameseim.robustness.cli import error_line
+from siameseim.errors import error_line
 from siameseim.robustness.datasets import CorruptImageError
 from siameseim.robustness.evaluate import SETS, classifier_config, results_markdown, run_benchmarks
 from siameseim.robustness.models import classifier_state_dict

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import List, Optional
 
-from siameseim.robustness.cli import error_line
+from siameseim.errors import error_line
 from siameseim.robustness.datasets import CorruptImageError
 from siameseim.robustness.imagenet_c import corrupt_folder
 from siameseim.robustness.metrics.mce import CORRUPTIONS, SEVERITIES

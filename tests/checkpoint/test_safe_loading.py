@@ -12,8 +12,8 @@ from siameseim import compat
 from siameseim.compat import UnsafeLoadWarning
 from tool_modules import load_tool
 
-test_tool = load_tool('test')
-train = load_tool('train')
+from siameseim.cli import test as test_tool
+from siameseim.cli import train
 
 PATHS = ('test', 'resume', 'load_from')
 PROBLEMS = {

@@ -191,10 +191,10 @@ def test_coco_metric_without_detections_reports_pycocotools_values(coco_root):
             assert metrics[f'coco/{iou_type}_{key}'] == round(evaluator.stats[index], 3), key
         assert metrics[f'coco/{iou_type}_mAP'] == 0.0
     # The suite reads coco/bbox_mAP; a metric without the key (mmdet's CocoMetric here) crashed it.
-    from siameseim.suite.tasks import DetectionTask
-    assert DetectionTask('coco').metrics(metrics) == {'bbox_AP': 0.0, 'segm_AP': 0.0}
+    from siameseim.detection.benchmark_tasks import CocoTask, LvisTask
+    assert CocoTask().metrics(metrics) == {'bbox_AP': 0.0, 'segm_AP': 0.0}
     with pytest.raises(RuntimeError, match='the evaluation wrote no coco/bbox_mAP .*CheckedCocoMetric'):
-        DetectionTask('coco').metrics({})
+        CocoTask().metrics({})
 
 
 def test_lvis_metric_without_detections_reports_minus_one_for_groups_without_gt(lvis_root_without_rare_val):
@@ -208,8 +208,8 @@ def test_lvis_metric_without_detections_reports_minus_one_for_groups_without_gt(
         assert metrics[f'lvis/{iou_type}_AP'] == metrics[f'lvis/{iou_type}_APc'] == 0.0
         assert metrics[f'lvis/{iou_type}_APf'] == 0.0
     from siameseim.suite.table import to_markdown
-    from siameseim.suite.tasks import DetectionTask
-    suite_metrics = DetectionTask('lvis').metrics(metrics)
+    from siameseim.detection.benchmark_tasks import CocoTask, LvisTask
+    suite_metrics = LvisTask().metrics(metrics)
     assert suite_metrics == {'bbox_AP': 0.0, 'segm_AP': 0.0}
     results = {'checkpoints': {'ckpt': {'tasks': {'lvis': {'status': 'done', 'metrics': suite_metrics}}}}}
     row = next(line for line in to_markdown(results, include_paper=False).splitlines() if line.startswith('| ckpt'))

@@ -20,8 +20,8 @@ from checkout import REPO_ROOT
 
 REPO = REPO_ROOT
 benchmark_detection = load_tool('benchmark_detection')
-test_tool = load_tool('test')
-train_tool = load_tool('train')
+from siameseim.cli import test as test_tool
+from siameseim.cli import train as train_tool
 
 CONFIG_DIR = osp.join(REPO, 'detection', 'configs')
 

@@ -18,7 +18,7 @@ import toy_run
 from siameseim.atomic import atomic_write, remove_stale_temporaries, write_text_atomically
 from tool_modules import load_tool
 
-train = load_tool('train')
+from siameseim.cli import train
 
 # Fault injections for a subprocess: SIGKILL at one point of the second epoch's checkpoint save.
 _KILL = 'import os, signal\nkill = lambda: os.kill(os.getpid(), signal.SIGKILL)\n'

@@ -20,7 +20,8 @@ from PIL import Image
 
 from siameseim.distributed import CPUDistributedDataParallel, distributed_session
 from siameseim.suite.demo import QUICK_SIZES, demo_context, make_demo_data
-from siameseim.suite.runner import SuiteCheckpoint, run_suite
+from siameseim.benchmark import SuiteCheckpoint
+from siameseim.suite.runner import run_suite
 from siameseim.suite.tasks import build_tasks
 
 from checkout import REPO_ROOT

@@ -9,7 +9,7 @@ from siameseim.pretrain.hooks import FiniteLossHook
 from siameseim.engine import RESUME_WITH_LOWER_LR
 from tool_modules import load_tool
 
-train = load_tool('train')
+from siameseim.cli import train
 
 RESUME_OPTION = '--cfg-options optim_wrapper.optimizer.lr=<lower lr>'
 

@@ -14,7 +14,7 @@ from tool_modules import load_tool
 from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
-test_tool = load_tool('test')
+from siameseim.cli import test as test_tool
 
 
 def _images(tmp_path, count, size=(48, 64)):
@@ -98,7 +98,7 @@ def test_show_dir_needs_a_visualizer_and_a_positive_bound(tmp_path, capsys):
 def test_test_tool_saves_the_bounded_snapshots_of_a_segmentation_run(tmp_path):
     from siameseim.segmentation.toy import make_ade20k_toy
 
-    train_tool = load_tool('train')
+    from siameseim.cli import train as train_tool
     data_root = str(tmp_path / 'ade')
     make_ade20k_toy(data_root, num_train=2, num_val=3)
     config = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py')

@@ -14,7 +14,7 @@ from tool_modules import load_tool
 from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
-train = load_tool('train')
+from siameseim.cli import train
 
 TOY_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py')
 RECORDED_LOSSES = []

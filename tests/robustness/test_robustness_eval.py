@@ -22,7 +22,7 @@ from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
 eval_robustness = load_tool('eval_robustness')
-train = load_tool('train')
+from siameseim.cli import train
 
 FT_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 LINEAR_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_linear-4e_toy.py')

@@ -208,9 +208,10 @@ def test_imagenet_c_tree_missing_one_severity_says_why_in_the_log_and_the_tables
 
     from siameseim.robustness import evaluate
     from siameseim.robustness.toy import make_toy_benchmarks
-    from siameseim.suite.runner import SuiteCheckpoint, SuiteContext, run_suite
+    from siameseim.benchmark import SuiteCheckpoint, SuiteContext
+    from siameseim.suite.runner import run_suite
     from siameseim.suite.table import to_markdown
-    from siameseim.suite.tasks import RobustnessTask
+    from siameseim.robustness.benchmark_tasks import RobustnessTask
 
     sets = make_toy_benchmarks(str(tmp_path / 'data'), per_class=1, size=16, corruption_size=16)
     shutil.rmtree(f"{sets['imagenet-c']}/snow/3")

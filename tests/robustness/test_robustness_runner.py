@@ -27,7 +27,7 @@ from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
 eval_robustness = load_tool('eval_robustness')
-test_tool = load_tool('test')
+from siameseim.cli import test as test_tool
 
 TOY_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 CROP, RESIZE = 32, 37
@@ -235,7 +235,7 @@ def test_two_processes_match_the_direct_evaluation(bench, reference, tmp_path):
 
 def suite_robustness(data_root, checkpoint, tmp_path, launcher):
     """The suite's robustness task after a (stand-in) finetune task: its config and last checkpoint."""
-    from siameseim.suite.runner import SuiteCheckpoint, SuiteContext
+    from siameseim.benchmark import SuiteCheckpoint, SuiteContext
     from siameseim.suite.tasks import build_tasks
     finetune_dir = tmp_path / 'finetune'
     finetune_dir.mkdir()

@@ -13,8 +13,8 @@ from siameseim.segmentation.toy import make_ade20k_toy
 from test_segmentation_config import CONFIG_DIR
 from tool_modules import load_tool
 
-test_tool = load_tool('test')
-train_tool = load_tool('train')
+from siameseim.cli import test as test_tool
+from siameseim.cli import train as train_tool
 
 TINY = osp.join(CONFIG_DIR, 'upernet_vit-tiny_ade20k-64x64_toy.py')
 TINY_MS = osp.join(CONFIG_DIR, 'upernet_vit-tiny_ade20k-64x64_toy-ms.py')

@@ -8,6 +8,7 @@ import pytest
 
 from siameseim.suite.cli import main
 from siameseim.suite.lock import LOCK_FILE, SuiteLockedError, output_lock
+from siameseim.atomic import TEMPORARY_SUFFIX
 from siameseim.suite.runner import save_results
 
 from checkout import REPO_ROOT
@@ -69,7 +70,7 @@ def test_results_are_written_through_unique_temp_files(tmp_path, monkeypatch):
     monkeypatch.setattr(os, 'replace', replace)
     save_results(str(tmp_path), {'checkpoints': {}})
     save_results(str(tmp_path), {'checkpoints': {'a': {}}})
-    assert len(set(temps)) == 2 and all(t.endswith('.tmp') and 'results.json.' in t for t in temps)
+    assert len(set(temps)) == 2 and all(t.endswith(TEMPORARY_SUFFIX) and '.results.json.' in t for t in temps)
     assert json.loads((tmp_path / 'results.json').read_text()) == {'checkpoints': {'a': {}}}
     assert sorted(os.listdir(tmp_path)) == ['results.json']
 

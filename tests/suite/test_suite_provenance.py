@@ -7,7 +7,8 @@ import torch
 
 from checkpoint_formats import mae
 from siameseim.suite.provenance import HASH_CACHE, file_sha256, provenance_footer
-from siameseim.suite.runner import SuiteCheckpoint, SuiteContext, Task, TaskResult, run_suite
+from siameseim.benchmark import SuiteCheckpoint, SuiteContext, Task, TaskResult
+from siameseim.suite.runner import run_suite
 
 
 class ConfigWritingTask(Task):

@@ -9,9 +9,10 @@ from mmengine.registry import DefaultScope, MODELS
 
 from siameseim.checkpoint import read_checkpoint, to_canonical
 from siameseim.suite.demo import PRETRAIN_CONFIGS
-from siameseim.suite.load_summary import backbone_load_summary
-from siameseim.suite.runner import SuiteCheckpoint, SuiteContext
-from siameseim.suite.tasks import DEMO_BACKBONE, build_tasks
+from siameseim.benchmark import backbone_load_summary
+from siameseim.benchmark import SuiteCheckpoint, SuiteContext
+from siameseim.benchmark import DEMO_BACKBONE
+from siameseim.suite.tasks import build_tasks
 from siameseim.suite.toy_data import ToyWorldSizes, write_coco, write_lvis
 from siameseim.suite.toy_world import ToyWorld
 

@@ -15,8 +15,8 @@ from tool_modules import load_tool
 from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
-test_tool = load_tool('test')
-train_tool = load_tool('train')
+from siameseim.cli import test as test_tool
+from siameseim.cli import train as train_tool
 
 FT = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 ADE = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py')
