@@ -1,6 +1,6 @@
 """Detection task of SiameseIM Suite: ViTDet Mask R-CNN on COCO and LVIS v1 with the shared backbone.
 
-Importing the package (``custom_imports=dict(imports=['siameseim', 'detection'])`` in a config) registers into
+Importing the package (``custom_imports=dict(imports=['siameseim.detection'])`` in a config) registers into
 mmdet's registries what mmdet 3.3 does not ship or ships wrong for the ViTDet recipe (docs/protocols.md §1–2):
 
 * models: ``LN2d`` (channels-first LayerNorm), ``SimpleFPN`` (neck), ``FederatedLoss`` (LVIS sigmoid CE);

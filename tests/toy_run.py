@@ -21,7 +21,9 @@ from torch.utils.data import Dataset
 
 from siameseim.registry import DATASETS, HOOKS, METRICS, MODELS
 
-ROOT = Path(__file__).resolve().parents[1]
+from checkout import REPO_ROOT
+
+ROOT = Path(REPO_ROOT)
 TESTS = Path(__file__).resolve().parent
 _RUNS = itertools.count()
 # Learning rates (one per parameter group) of every training iteration of the last runs (RecordLrHook).

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
-from robustness.cli import error_line
+from siameseim.robustness.cli import error_line
 from siameseim.atomic import write_text_atomically
 from siameseim.checkpoint import CheckpointError
 from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, writable_file, writable_folder

@@ -16,7 +16,7 @@ from typing import List, Optional
 from mmengine.config import Config
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
-from robustness.cli import error_line
+from siameseim.robustness.cli import error_line
 from siameseim.checkpoint import CheckpointError
 from siameseim.cli_checks import CfgOptionsAction, check_cfg_options, check_schedule, writable_folder
 from siameseim.distributed import distributed_session

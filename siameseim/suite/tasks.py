@@ -231,13 +231,13 @@ class FewShotTask(Task):
     def subset_files(ctx) -> List[str]:
         """``ctx.extra['subset_files']`` (one run each, e.g. the demo's seeded lists), else ``--subset-file``,
         else the shipped SimCLR 1 % list."""
-        from robustness.few_shot import SIMCLR_1PERCENT
+        from siameseim.robustness.few_shot import SIMCLR_1PERCENT
         return list(ctx.extra.get('subset_files') or [ctx.extra.get('subset_file') or SIMCLR_1PERCENT])
 
     def run(self, checkpoint, work_dir, ctx, previous):
-        from robustness.datasets import scan_wnid_folder
-        from robustness.few_shot import (build_feature_model, default_lambd, few_shot_eval, load_subset_file,
-                                         subset_samples)
+        from siameseim.robustness.datasets import scan_wnid_folder
+        from siameseim.robustness.few_shot import (build_feature_model, default_lambd, few_shot_eval, load_subset_file,
+                                                   subset_samples)
         demo = ctx.profile == 'demo'
         model = build_feature_model(checkpoint.path, _feature_backbone(checkpoint, ctx))
         root = osp.join(ctx.data_root, 'imagenet')
@@ -277,9 +277,9 @@ class KnnTask(Task):
     def run(self, checkpoint, work_dir, ctx, previous):
         import torch
 
-        from robustness.datasets import scan_wnid_folder
-        from robustness.few_shot import build_feature_model, cached_features
-        from robustness.knn import knn_accuracy
+        from siameseim.robustness.datasets import scan_wnid_folder
+        from siameseim.robustness.few_shot import build_feature_model, cached_features
+        from siameseim.robustness.knn import knn_accuracy
         demo = ctx.profile == 'demo'
         model = build_feature_model(checkpoint.path, _feature_backbone(checkpoint, ctx))
         root = osp.join(ctx.data_root, 'imagenet')
@@ -332,7 +332,7 @@ class DetectionTask(ConfigTask):
         cfg = Config.fromfile(path)
         root = osp.join(ctx.data_root, self.folder) + '/'
         if ctx.profile == 'demo':
-            from detection.toy import scale_down
+            from siameseim.detection.toy import scale_down
             train_file = 'instances_train2017.json' if self.name == 'coco' else 'lvis_v1_train.json'
             with open(osp.join(root, 'annotations', train_file)) as f:
                 categories = sorted(json.load(f)['categories'], key=lambda category: category['id'])
@@ -413,7 +413,7 @@ class RobustnessTask(Task):
         return f'none of {", ".join(self.SETS)} exists under {ctx.data_root} (data layout: docs/data.md)'
 
     def run(self, checkpoint, work_dir, ctx, previous):
-        from robustness.evaluate import classifier_config, eval_geometry, run_benchmarks
+        from siameseim.robustness.evaluate import classifier_config, eval_geometry, run_benchmarks
         from siameseim.checkpoint import read_checkpoint
         finetune = previous['finetune']
         finetune_config = (finetune['configs'][0]['path'] if 'configs' in finetune else
