@@ -10,7 +10,7 @@ mmdet's registries what mmdet 3.3 does not ship or ships wrong for the ViTDet re
   ``LVISEvalMetric`` (lvis API, APr/APc/APf, predictions held once);
 * hooks: ``Fp16CompressionHook`` (DDP gradients all-reduced in fp16).
 
-It also lets lvis 0.5.3's evaluator run on numpy >= 1.24 (:mod:`detection.lvis_numpy`).
+It also lets lvis 0.5.3's evaluator run on numpy >= 1.24 (:mod:`siameseim.detection.lvis_numpy`).
 """
 import siameseim  # noqa: F401  (compatibility fixes, siameseim.ViT)
 

@@ -2,8 +2,8 @@
 
 ``LVISEval.accumulate`` casts with ``np.float``, removed in numpy 1.24 (fixed in the lvis git repository, never
 released), so an evaluation died after all per-image work. :func:`patch_lvis_np_float` gives the ``lvis.eval``
-module a numpy view that also has ``float``; numpy itself is not changed. Importing :mod:`detection` applies it:
-only the detection task evaluates LVIS.
+module a numpy view that also has ``float``; numpy itself is not changed. Importing :mod:`siameseim.detection`
+applies it: only the detection task evaluates LVIS.
 """
 import types
 from typing import Any

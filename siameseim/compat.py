@@ -18,7 +18,7 @@ The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siam
   magnitude (reached with ``mstd`` noise); Pillow >= 11 rejects 0 bits where older Pillow returned a black
   image, so a fine-tuning run died at random. The fix gives timm's posterize ops the old 0-bit result.
 
-The lvis fix of the detection task lives with that task (``detection/lvis_numpy.py``).
+The lvis fix of the detection task lives with that task (:mod:`siameseim.detection.lvis_numpy`).
 """
 import argparse
 import os

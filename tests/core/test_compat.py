@@ -12,8 +12,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import siameseim  # noqa: F401  (applies siameseim.compat)
-from detection import lvis_numpy  # (importing detection applies the lvis fix)
 from siameseim import compat
+from siameseim.detection import lvis_numpy  # (importing the detection task applies the lvis fix)
 
 from checkout import REPO_ROOT
 
@@ -239,7 +239,7 @@ def test_lvis_eval_runs_to_the_end_with_perfect_ap(lvis_files, iou_type):
 
 
 def test_lvis_eval_in_a_fresh_process_after_import_detection(lvis_files):
-    result = _run_python('import detection\n' + _LVIS_EVAL, *map(str, lvis_files), 'bbox')
+    result = _run_python('import siameseim.detection\n' + _LVIS_EVAL, *map(str, lvis_files), 'bbox')
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.split()[-1]) == pytest.approx(1.0)
 
