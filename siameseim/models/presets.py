@@ -19,7 +19,10 @@ _ARCH_PATTERN = re.compile(r'^(?:vit)?[-_/ ]?(tiny|small|base|large|huge|t|s|b|l
 
 
 def resolve_arch(name: str) -> Dict[str, int]:
-    """Width, depth, heads and patch size of an arch name: ``'base'``, ``'vit-b'``, ``'ViT-L/16'``, ``'vit_huge_patch14'``."""
+    """Width, depth, heads and patch size of an arch name.
+
+    Accepts presets and their aliases: ``'base'``, ``'vit-b'``, ``'ViT-L/16'``, ``'vit_huge_patch14'``.
+    """
     match = _ARCH_PATTERN.match(name.strip().lower())
     if match is None:
         raise ValueError(f'unknown ViT arch {name!r}: use one of {sorted(ARCHS)} '
