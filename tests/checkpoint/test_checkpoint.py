@@ -13,9 +13,10 @@ from checkpoint_formats import (CASES, DIM, GRID, HEADS, IMG, VIT_SIZES, images,
 from resize_oracles import beit_resize, bicubic_resize
 
 from siameseim.checkpoint import (CheckpointError, UntrustedPickleWarning, check_architecture, detect_format,
-                                  infer_arch, load_pretrained, read_checkpoint, resize_pos_embed, resize_rel_pos,
+                                  infer_arch, load_pretrained, read_checkpoint, resize_rel_pos,
                                   resize_rel_pos_bias_table, to_canonical)
-from siameseim.layers import resize_pos_embed as resize_patch_positions
+from siameseim.layers import resize_patch_positions
+from siameseim.layers import resize_pos_embed_and_prefix as resize_pos_embed
 from siameseim.layers import sincos_2d
 from siameseim.models.vit import ViT
 

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 import siameseim  # noqa: F401  (applies siameseim.compat)
 from siameseim import compat
+from siameseim.detection import lvis_numpy  # (importing the detection task applies the lvis fix)
 
 from checkout import REPO_ROOT
 
@@ -237,18 +238,26 @@ def test_lvis_eval_runs_to_the_end_with_perfect_ap(lvis_files, iou_type):
         assert results[metric] == pytest.approx(1.0), metric
 
 
-def test_lvis_eval_in_a_fresh_process_after_import_siameseim(lvis_files):
-    result = _run_python('import siameseim\n' + _LVIS_EVAL, *map(str, lvis_files), 'bbox')
+def test_lvis_eval_in_a_fresh_process_after_import_detection(lvis_files):
+    result = _run_python('import siameseim.detection\n' + _LVIS_EVAL, *map(str, lvis_files), 'bbox')
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.split()[-1]) == pytest.approx(1.0)
+
+
+def test_import_siameseim_leaves_lvis_alone():
+    """The lvis fix is the detection task's: the core does not import or change lvis."""
+    result = _run_python('import sys, siameseim\nprint("lvis" in sys.modules)\n'
+                         'import lvis.eval, numpy\nprint(lvis.eval.np is numpy)')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['False', 'True']
 
 
 def test_lvis_patch_is_narrow_and_idempotent():
     import lvis.eval
 
-    assert compat.patch_lvis_np_float()
+    assert lvis_numpy.patch_lvis_np_float()
     patched = lvis.eval.np
-    assert compat.patch_lvis_np_float()
+    assert lvis_numpy.patch_lvis_np_float()
     assert lvis.eval.np is patched
     assert patched.float is float
     assert patched.cumsum is np.cumsum

@@ -9,7 +9,8 @@ from timm.models.vision_transformer_sam import VisionTransformerSAM
 
 from resize_oracles import bicubic_resize
 
-from siameseim.layers import resize_pos_embed, sincos_2d
+from siameseim.layers import resize_patch_positions as resize_pos_embed
+from siameseim.layers import sincos_2d
 from siameseim.models.vit import ViT, build_backbone, resolve_arch
 
 TINY = dict(arch=None, embed_dim=64, depth=4, num_heads=4)
