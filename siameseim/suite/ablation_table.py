@@ -26,8 +26,8 @@ def _switch_cell(value: object) -> str:
 
 
 def ablation_markdown(results: Mapping, rows: Sequence[str]) -> str:
-    """Markdown table of ``rows`` (letters of :data:`pretrain.ablation.ROWS`): switches, measured (paper)."""
-    from pretrain.ablation import ROWS
+    """Markdown table of ``rows`` (letters of :data:`siameseim.pretrain.ablation.ROWS`): switches, measured (paper)."""
+    from ..pretrain.ablation import ROWS
     measured = measured_rows(results)
     headers = ['row'] + list(SWITCH_HEADERS) + [f'{column} measured (paper)' for column in ABLATION_COLUMNS]
     lines = ['| ' + ' | '.join(headers) + ' |', '|' + '---|' * len(headers)]

@@ -13,15 +13,16 @@ from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
+from .. import pretrain
 from ..atomic import write_text_atomically
-from .runner import SuiteContext
-from .tasks import DEMO_BACKBONE, REPO_ROOT, _last_checkpoint, _launch
+from ..benchmark import DEMO_BACKBONE, SuiteContext, last_checkpoint, launch
 from .toy_data import ToyWorldSizes, make_toy_world
 
+_PRETRAIN_CONFIGS = osp.join(osp.dirname(osp.abspath(pretrain.__file__)), 'configs')
 PRETRAIN_CONFIGS = {
-    'siameseim': osp.join(REPO_ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py'),
-    'mae': osp.join(REPO_ROOT, 'pretrain', 'configs', 'mae_vit-tiny-p16_1xb8-20e_toy.py'),
-    'mocov3': osp.join(REPO_ROOT, 'pretrain', 'configs', 'mocov3', 'mocov3_vit-tiny-p16_1xb8-20e_toy.py'),
+    'siameseim': osp.join(_PRETRAIN_CONFIGS, 'siameseim_vit-tiny-p16_1xb8-20e_toy.py'),
+    'mae': osp.join(_PRETRAIN_CONFIGS, 'mae_vit-tiny-p16_1xb8-20e_toy.py'),
+    'mocov3': osp.join(_PRETRAIN_CONFIGS, 'mocov3', 'mocov3_vit-tiny-p16_1xb8-20e_toy.py'),
 }
 PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE', 'mocov3': 'MoCo-v3'}
 # The methods the demo pretrains unless told otherwise (--methods adds MoCo-v3 or ablation rows).
@@ -60,9 +61,9 @@ def method_label(method: str) -> str:
 
 def method_config(method: str, images: str) -> Config:
     """The toy config of ``method``: a key of :data:`PRETRAIN_CONFIGS`, or ``row-<letter>`` for that ablation
-    row shrunk to the toy scale (:func:`pretrain.ablation.tiny_config`)."""
+    row shrunk to the toy scale (:func:`siameseim.pretrain.ablation.tiny_config`)."""
     if method.startswith(ABLATION_PREFIX):
-        from pretrain.ablation import row_config_path, tiny_config
+        from ..pretrain.ablation import row_config_path, tiny_config
         return tiny_config(Config.fromfile(row_config_path(method[len(ABLATION_PREFIX):])), images)
     if method not in PRETRAIN_CONFIGS:
         raise ValueError(f'unknown pretraining method {method!r}: choose from {", ".join(PRETRAIN_CONFIGS)} or '
@@ -95,7 +96,7 @@ def pretrain_config(method: str, data_root: str, iterations: int, batch_size: in
 
 def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, batch_size: int,
                   ctx: SuiteContext) -> str:
-    """Pretrain the tiny ``method`` with ``tools/train.py`` (resuming if interrupted); returns its final
+    """Pretrain the tiny ``method`` with the training program (resuming if interrupted); returns its final
     checkpoint."""
     done = osp.join(work_dir, 'last_checkpoint')
     cfg = pretrain_config(method, data_root, iterations, batch_size)
@@ -110,8 +111,8 @@ def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, b
     cfg.work_dir = work_dir
     config_path = osp.join(work_dir, f'{method}-tiny_pretrain.py')
     cfg.dump(config_path)
-    _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
-    return _last_checkpoint(work_dir)
+    launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
+    return last_checkpoint(work_dir)
 
 
 # Sizes of the toy world: the default demo, and the shortened CI variant (--quick).
