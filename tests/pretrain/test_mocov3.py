@@ -1,8 +1,11 @@
 """MoCo-v3 baseline: InfoNCE against a direct statement of the official loss, the model's branches, EMA and init."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from siameseim.pretrain.losses import InfoNCELoss, infonce_loss
 from siameseim.pretrain.models import MLPHead, MoCoV3, TokenBatchNorm
@@ -10,8 +13,9 @@ from siameseim.pretrain.models import MLPHead, MoCoV3, TokenBatchNorm
 ENCODER = dict(arch=None, embed_dim=32, depth=2, num_heads=4, img_size=32, patch_size=8, final_norm=True)
 
 
-def direct_infonce(query: torch.Tensor, key: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``2τ · mean_n −log( exp(q̂ₙ·k̂ₙ/τ) / Σₘ exp(q̂ₙ·k̂ₘ/τ) )`` in fp64, written out per sample."""
+def direct_infonce(query: torch.Tensor, key: torch.Tensor, temperature: float, offset: int = 0) -> torch.Tensor:
+    """``2τ · mean_n −log( exp(q̂ₙ·k̂ₙ₊ₒ/τ) / Σₘ exp(q̂ₙ·k̂ₘ/τ) )`` in fp64, written out per sample; the positive of
+    query ``n`` is key ``n + offset``."""
     query, key = query.double(), key.double()
     query = query / query.norm(dim=1, keepdim=True)
     key = key / key.norm(dim=1, keepdim=True)
@@ -19,7 +23,7 @@ def direct_infonce(query: torch.Tensor, key: torch.Tensor, temperature: float) -
     for n in range(query.shape[0]):
         similarities = [float(query[n] @ key[m]) / temperature for m in range(key.shape[0])]
         log_denominator = math.log(sum(math.exp(s) for s in similarities))
-        terms.append(log_denominator - similarities[n])
+        terms.append(log_denominator - similarities[n + offset])
     return torch.tensor(2 * temperature * sum(terms) / len(terms), dtype=torch.float64)
 
 
@@ -54,6 +58,33 @@ def test_infonce_checks_its_inputs():
         InfoNCELoss(0.0)
     with pytest.raises(ValueError, match=r'query and key must be \[N, D\]'):
         infonce_loss(randn(4, 8, seed=0), randn(3, 8, seed=1))
+
+
+WORLD_SIZE = 2
+
+
+def gather_worker(rank: int, init_file: str, out_dir: str) -> None:
+    """One rank: InfoNCE of its half of the queries against the keys of both ranks."""
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=WORLD_SIZE)
+    try:
+        query, key = randn(8, 5, seed=0), randn(8, 5, seed=1)
+        shard = slice(rank * 4, (rank + 1) * 4)
+        torch.save(infonce_loss(query[shard], key[shard], 0.2), Path(out_dir, f'rank{rank}.pt'))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_keys_of_every_rank_are_negatives_and_each_ranks_positives_are_offset(tmp_path):
+    mp.spawn(gather_worker, args=(str(tmp_path / 'init'), str(tmp_path)), nprocs=WORLD_SIZE)
+    losses = [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(WORLD_SIZE)]
+    query, key = randn(8, 5, seed=0), randn(8, 5, seed=1)
+    for rank, loss in enumerate(losses):
+        expected = direct_infonce(query[rank * 4:(rank + 1) * 4], key, 0.2, offset=rank * 4)
+        assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    # the mean over ranks (what DDP optimises) is the one-process loss over the global batch
+    assert float(sum(losses) / WORLD_SIZE) == pytest.approx(float(direct_infonce(query, key, 0.2)), rel=1e-6)
+    assert float(losses[0]) != pytest.approx(float(direct_infonce(query[:4], key[:4], 0.2)), rel=1e-3)
 
 
 def tiny_moco() -> MoCoV3:
