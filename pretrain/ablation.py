@@ -1,8 +1,8 @@
 """The paper's ablation (docs/ablation.md): each row as a setting of eight switches, its published ViT-B/16
 numbers, reading a config's switches back, and shrinking a row's config to the CPU toy scale.
 
-Model switches are arguments of :class:`~pretrain.models.SiameseIM`; data switches are arguments of the two-view
-transform (``views``, ``color_aug``) and the type of the dataset's mask generator. The configs under
+Model switches are arguments of :class:`~siameseim.pretrain.models.SiameseIM`; data switches are arguments of
+the two-view transform (``views``, ``color_aug``) and the type of the dataset's mask generator. The configs under
 ``pretrain/configs/ablation/`` set them; :func:`config_switches` reads them back so tests can check every row
 config against :data:`ROWS`.
 """

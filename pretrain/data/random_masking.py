@@ -2,7 +2,7 @@
 
 MAE keeps the first ``L − M`` patches of a random permutation, i.e. a uniformly random subset of ``M`` masked
 patches per sample; this draws the same distribution from the ``numpy.random.Generator`` the dataset passes in,
-so it plugs in wherever :class:`~pretrain.data.BlockMaskGenerator` does and is reproducible the same way.
+so it plugs in wherever :class:`~siameseim.pretrain.data.BlockMaskGenerator` does and is reproducible the same way.
 """
 from typing import Optional, Tuple, Union
 

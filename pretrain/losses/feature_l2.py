@@ -1,7 +1,7 @@
 """Feature L2 loss of the ablation (docs/ablation.md): UniGrad's positive term alone.
 
 ``loss = (1/N) Σₙ ‖pₙ − tₙ‖² / D`` over the flattened ``[N, D]`` tokens, with the same norms as
-:class:`~pretrain.losses.UniGradLoss` (LayerNorm without affine on the target, optional on the prediction), so
+:class:`~siameseim.pretrain.losses.UniGradLoss` (LayerNorm without affine on the target, optional on the prediction), so
 the L2 and UniGrad rows of the ablation differ by exactly the negative (second-moment) term: this is UniGrad
 with ``λ = 0``, computed without the ``D×D`` moment and its all-reduce.
 """

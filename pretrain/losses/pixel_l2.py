@@ -1,6 +1,6 @@
 """MAE's pixel reconstruction loss, as the ``target='pixel'`` setting of the SiameseIM meta-architecture uses it.
 
-The target is the target view cut into patches (``(p, q, c)`` order, :func:`pretrain.models.mae.patchify`),
+The target is the target view cut into patches (``(p, q, c)`` order, :func:`siameseim.pretrain.models.mae.patchify`),
 each patch normalised by its own mean and unbiased variance (:func:`normalize_patches`, MAE's
 ``norm_pix_loss``, used by its released models); the loss is the mean squared error over the patches handed in
 (the model selects them, e.g. those masked in the online view). With the same number of patches per sample this

@@ -4,10 +4,10 @@ Written from the MoCo-v3 reference (facebookresearch/moco-v3): online encoder + 
 2-layer prediction MLP, a momentum copy of encoder and projector, both with batch norm (statistics global over
 the GPUs with the configs' ``sync_bn``); the cls token after the encoder's final LayerNorm is the image
 representation; each crop's predictions are contrasted with the other crop's momentum projections by
-:class:`~pretrain.losses.InfoNCELoss` (τ = 0.2, ``2τ`` scaling, symmetrised). The patch projection is frozen at
-its random init (MoCo-v3's ``--stop-grad-conv1``). The momentum follows
-:class:`~pretrain.hooks.MomentumUpdateHook` (0.99 → 1, cosine) before every step, as MoCo-v3 updates it inside
-the forward before the key pass. Module names follow this suite's pretraining models (``encoder.*``,
+:class:`~siameseim.pretrain.losses.InfoNCELoss` (τ = 0.2, ``2τ`` scaling, symmetrised). The patch projection
+is frozen at its random init (MoCo-v3's ``--stop-grad-conv1``). The momentum follows
+:class:`~siameseim.pretrain.hooks.MomentumUpdateHook` (0.99 → 1, cosine) before every step, as MoCo-v3 updates
+it inside the forward before the key pass. Module names follow this suite's pretraining models (``encoder.*``,
 ``target_encoder.*``), so ``tools/train.py`` checkpoints load everywhere a SiameseIM or MAE run's do.
 """
 import copy

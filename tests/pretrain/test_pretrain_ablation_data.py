@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from siameseim.pretrain.data import (BlockMaskGenerator, FastSiameseTwoViewTransform, PretrainImageFolder, RandomMaskGenerator,
-                           SiameseTwoViewTransform)
+from siameseim.pretrain.data import (BlockMaskGenerator, FastSiameseTwoViewTransform, PretrainImageFolder,
+                                     RandomMaskGenerator, SiameseTwoViewTransform)
 
 TRANSFORMS = [SiameseTwoViewTransform, FastSiameseTwoViewTransform]
 
