@@ -1,4 +1,4 @@
-"""Momentum (EMA) update of the SiameseIM target branch, on a cosine schedule from 0.995 to 1."""
+"""Momentum (EMA) update of the target branch (SiameseIM, MoCo-v3), on a cosine schedule from the base momentum to 1."""
 import math
 from typing import Optional
 
