@@ -128,6 +128,6 @@ class FastSiameseTwoViewTransform(SiameseTwoViewTransform):
         rng = np.random.default_rng() if rng is None else rng
         geometries = self.sample_geometry(img.height, img.width, rng)
         crops = self.crop_views(img, geometries)
-        view1, view2 = (self.normalize(self.colour(view, crop, rng)) for view, crop in enumerate(crops))
+        view1, view2 = (self.normalize(self.color_view(view, crop, rng)) for view, crop in enumerate(crops))
         relpos = torch.tensor(relative_position(*geometries, img.width), dtype=torch.float64)
         return dict(view1=view1, view2=view2, relpos=relpos)

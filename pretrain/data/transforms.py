@@ -212,7 +212,7 @@ class SiameseTwoViewTransform:
             return first, first
         return first, sample_view_geometry(height, width, rng, self.scale, self.ratio, self.flip_prob)
 
-    def colour(self, view: int, img: Any, rng: np.random.Generator) -> Any:
+    def color_view(self, view: int, img: Any, rng: np.random.Generator) -> Any:
         """View ``view`` (0 or 1)'s photometric augmentation of ``img``, or ``img`` itself without ``color_aug``."""
         return self.photometric[view](img, rng) if self.color_aug else img
 
@@ -220,9 +220,9 @@ class SiameseTwoViewTransform:
         """Both views and ``relpos`` of ``img``; pass a seeded generator for reproducible draws."""
         rng = np.random.default_rng() if rng is None else rng
         geometries = self.sample_geometry(img.height, img.width, rng)
-        view1, view2 = (to_normalized_tensor(self.colour(view, apply_view_geometry(img, geometry, self.input_size),
-                                                         rng), self.mean, self.std)
-                        for view, geometry in enumerate(geometries))
+        crops = (apply_view_geometry(img, geometry, self.input_size) for geometry in geometries)
+        view1, view2 = (to_normalized_tensor(self.color_view(view, crop, rng), self.mean, self.std)
+                        for view, crop in enumerate(crops))
         relpos = torch.tensor(relative_position(*geometries, img.width), dtype=torch.float64)
         return dict(view1=view1, view2=view2, relpos=relpos)
 
