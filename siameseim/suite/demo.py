@@ -14,6 +14,7 @@ from typing import Callable, Dict, Optional
 from mmengine.config import Config
 
 from .. import pretrain
+from ..pretrain.ablation import row_config_path, tiny_config
 from ..atomic import write_text_atomically
 from ..benchmark import DEMO_BACKBONE, SuiteContext, last_checkpoint, launch
 from .toy_data import ToyWorldSizes, make_toy_world
@@ -63,7 +64,6 @@ def method_config(method: str, images: str) -> Config:
     """The toy config of ``method``: a key of :data:`PRETRAIN_CONFIGS`, or ``row-<letter>`` for that ablation
     row shrunk to the toy scale (:func:`siameseim.pretrain.ablation.tiny_config`)."""
     if method.startswith(ABLATION_PREFIX):
-        from ..pretrain.ablation import row_config_path, tiny_config
         return tiny_config(Config.fromfile(row_config_path(method[len(ABLATION_PREFIX):])), images)
     if method not in PRETRAIN_CONFIGS:
         raise ValueError(f'unknown pretraining method {method!r}: choose from {", ".join(PRETRAIN_CONFIGS)} or '
