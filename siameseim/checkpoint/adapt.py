@@ -8,13 +8,16 @@ line per change, which the backbone keeps and the load report prints.
 import os
 from typing import Any, Dict, Mapping, Tuple, Union
 
+import torch
+
 from .canonical import to_canonical
 from .errors import CheckpointError
 from .reading import read_checkpoint
 
 
 def _read_arch(path: str) -> Dict[str, Any]:
-    return to_canonical(read_checkpoint(path))[1]['arch']
+    with torch.device('cpu'):  # also under a default-device context (a backbone built on 'meta')
+        return to_canonical(read_checkpoint(path))[1]['arch']
 
 
 def backbone_options(checkpoint: Union[str, os.PathLike], options: Mapping[str, Any], *, embed_dim: int,

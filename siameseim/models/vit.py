@@ -207,7 +207,7 @@ class ViT(BaseModule):
             num_rows = self.num_prefix_tokens + self.pos_embed_grid[0] * self.pos_embed_grid[1]
             self.pos_embed = nn.Parameter(torch.zeros(1, num_rows, embed_dim), requires_grad=trainable)
 
-        drop_path_rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        drop_path_rates = torch.linspace(0, drop_path_rate, depth, device='cpu').tolist()
         blocks = []
         for index in range(depth):
             windowed = window_size > 0 and index not in self.global_attn_indexes
