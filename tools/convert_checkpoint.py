@@ -3,6 +3,8 @@
     python tools/convert_checkpoint.py sim_base_1600ep_pretrain.pth sim_vit_b.pth --arch vit-b
     python tools/convert_checkpoint.py mae_finetuned_vit_base.pth mae_ft_vit_b.pth --keep-head
     python tools/convert_checkpoint.py beit_base_patch16_224_pt22k.pth beit_b_512.pth --img-size 512
+    python tools/convert_checkpoint.py dinov2_vitb14_reg4_pretrain.pth dinov2_b14_reg.pth
+    python tools/convert_checkpoint.py path/to/hf_model_folder hf_vit.pth   # config.json + model.safetensors
 
 The output (``{'state_dict': canonical, 'meta': {...}}``, :func:`siameseim.checkpoint.converted_checkpoint`) is
 written only after the weights loaded into a backbone built for them (``--arch``, or inferred from the shapes)
@@ -33,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('input', help='checkpoint to convert (.pth/.pt/.bin/.safetensors)')
+    parser.add_argument('input', help='checkpoint to convert (.pth/.pt/.bin/.safetensors, or a Hugging Face '
+                        'transformers folder)')
     parser.add_argument('output', help='converted checkpoint to write')
     parser.add_argument('--arch', help="backbone preset to validate against ('vit-b', 'large', ...); "
                         'inferred from the tensor shapes when omitted')
@@ -49,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _validation_backbone(arch: Mapping[str, Any], arch_name: Optional[str], num_heads: Optional[int],
                          img_size: Optional[int], keep_head: bool):
-    """A backbone with the checkpoint's options (cls token, norms, LayerScale, relative positions, head)."""
+    """A backbone with the checkpoint's options (cls token, registers, norms, LayerScale, MLP, activation,
+    relative positions, head)."""
     from siameseim.checkpoint import CheckpointError, check_architecture
     from siameseim.models.vit import ViT, resolve_arch
 
@@ -78,6 +82,12 @@ def _validation_backbone(arch: Mapping[str, Any], arch_name: Optional[str], num_
         img_size=img_size or native_size,
         pretrain_img_size=img_size or native_size,
         cls_token=arch['cls_token'],
+        num_reg_tokens=arch['num_reg_tokens'],
+        norm_pre=arch['norm_pre'],
+        mlp_layer=arch['mlp_layer'],
+        qkv_bias=arch['qkv_bias'],
+        act_layer=arch['act_layer'] or 'gelu',
+        norm_eps=arch['norm_eps'] or 1e-6,
         pos_embed='learned' if arch['pos_embed'] else 'none',
         layer_scale_init=1.0 if arch['layer_scale'] else None,
         use_rel_pos_bias=arch['rel_pos_bias_grid'] is not None,
@@ -105,7 +115,7 @@ def convert(args: argparse.Namespace) -> str:
     model = _validation_backbone(metadata['arch'], args.arch, args.num_heads, args.img_size, args.keep_head)
     report = load_pretrained(model, checkpoint, strict=True, **options)
     report.source = args.input
-    print(report)
+    print(report.describe(limit=None))  # every resized / missing / dropped key (block indices folded)
 
     if args.img_size:
         loaded = model.state_dict()

@@ -44,6 +44,10 @@ class LoadReport:
         return [key for key, reason in self.missing.items() if reason is None]
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, limit: Optional[int] = 6) -> str:
+        """The report; key patterns (block indices folded) are cut after ``limit`` per line, None lists all."""
         meta, arch = self.metadata, self.metadata['arch']
         expected = len(self.missing) - len(self.unexplained_missing)
         heads = (f"heads {arch['num_heads']} ({arch['num_heads_source']})" if arch['num_heads'] else 'heads unknown')
@@ -62,11 +66,11 @@ class LoadReport:
             f'resized: {len(self.resized)}',
             *(f'  {pattern}: {list(old)} -> {list(new)}' for pattern, old, new in resized),
             f'missing: {len(self.missing)} ({expected} expected)',
-            *_grouped_lines(self.missing, lambda reason: f'expected, {reason}' if reason else 'NOT EXPECTED'),
+            *_grouped_lines(self.missing, lambda reason: f'expected, {reason}' if reason else 'NOT EXPECTED', limit),
             f'unexpected: {len(self.unexpected)}',
-            *(f'  {pattern}' for pattern in _collapse(self.unexpected)),
+            *(f'  {pattern}' for pattern in _collapse(self.unexpected, None if limit is None else limit + 2)),
             f'dropped: {len(self.dropped)}',
-            *_grouped_lines(self.dropped, str),
+            *_grouped_lines(self.dropped, str, limit),
         ]
         return '\n'.join(lines)
 
@@ -84,18 +88,22 @@ def _options_line(arch: Mapping[str, Any]) -> str:
     return ', '.join(parts)
 
 
-def _collapse(keys: Sequence[str], limit: int = 8) -> List[str]:
-    """Key patterns with block indices folded (``blocks.*.attn.qkv.weight``), in order, at most ``limit``."""
+def _collapse(keys: Sequence[str], limit: Optional[int] = 8) -> List[str]:
+    """Key patterns with block indices folded (``blocks.*.attn.qkv.weight``), in order, at most ``limit``
+    (None: all)."""
     patterns = list(dict.fromkeys(re.sub(r'(blocks|layers)\.\d+\.', r'\1.*.', key) for key in keys))
-    return patterns[:limit] + ([f'... {len(patterns) - limit} more'] if len(patterns) > limit else [])
+    if limit is None or len(patterns) <= limit:
+        return patterns
+    return patterns[:limit] + [f'... {len(patterns) - limit} more']
 
 
-def _grouped_lines(reasons: Mapping[str, Optional[str]], label: Callable[[Optional[str]], str]) -> List[str]:
+def _grouped_lines(reasons: Mapping[str, Optional[str]], label: Callable[[Optional[str]], str],
+                   limit: Optional[int] = 6) -> List[str]:
     """One line per reason: ``  <label> [count]: key patterns``."""
     groups: Dict[Optional[str], List[str]] = defaultdict(list)
     for key, reason in reasons.items():
         groups[reason].append(key)
-    return [f"  {label(reason)} [{len(keys)}]: {', '.join(_collapse(keys, 6))}" for reason, keys in groups.items()]
+    return [f"  {label(reason)} [{len(keys)}]: {', '.join(_collapse(keys, limit))}" for reason, keys in groups.items()]
 
 
 def _model_lacks_reason(key: str) -> Optional[str]:

@@ -135,7 +135,8 @@ def test_transformers_folder_without_config_json(tmp_path):
 
 
 def test_safetensors_file_with_truncated_header(tmp_path):
-    from safetensors.torch import save_file
+    save_file = pytest.importorskip('safetensors.torch', reason='safetensors is optional: pip install '
+                                                               'safetensors').save_file
 
     path = tmp_path / 'model.safetensors'
     save_file({'w': torch.ones(4, 4)}, str(path))
@@ -168,3 +169,43 @@ def test_dinov2_vit_g_into_a_vit_l_config(tmp_path):
     with pytest.raises(CheckpointError, match=r'checkpoint has depth 40 / width 1536 \(ViT-G\) but the model is depth '
                                               r"24 / width 1024 \(ViT-L\): build the backbone with arch='giant'"):
         backbone.init_weights()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# tools/convert_checkpoint.py
+
+
+@pytest.mark.parametrize('name', ['dinov2-registers', 'hf-dinov2-registers', 'clip-openai', 'ijepa-h16'])
+def test_convert_prints_format_arch_and_every_key_and_round_trips(name, tmp_path, capsys):
+    from test_convert_checkpoint import convert_checkpoint
+
+    source = SOURCES[name](str(tmp_path))
+    output = tmp_path / 'converted.pth'
+    assert convert_checkpoint.main([source.path, str(output), '--num-heads', str(HEADS)]) == 0
+    out = capsys.readouterr().out
+    assert f'format: {source.format}\n' in out and f'patch {source.patch_size}\n' in out
+    assert '... ' not in out  # no key pattern left out
+    converted = read_checkpoint(output)
+    assert converted['meta']['source_format'] == source.format
+    backbone = backbone_for(source, pretrained=str(output))
+    report = load_pretrained(backbone, output, strict=True)
+    assert report.metadata['arch']['act_layer'] == source_act(source)
+    with torch.no_grad():
+        x = images(source.img_size)
+        torch.testing.assert_close(backbone.forward_features(x), source.features(x), atol=1e-5, rtol=0)
+
+
+def source_act(source) -> str:
+    return 'quick_gelu' if source.format == 'clip-openai' else 'gelu'
+
+
+def test_convert_lists_every_dropped_key_of_a_clip_model(tmp_path, capsys):
+    from test_convert_checkpoint import convert_checkpoint
+
+    source = openclip(str(tmp_path))
+    assert convert_checkpoint.main([source.path, str(tmp_path / 'out.pth'), '--num-heads', str(HEADS)]) == 0
+    out = capsys.readouterr().out
+    assert 'CLIP text tower / contrastive temperature (not the image encoder) [' in out
+    for key in ('token_embedding.weight', 'transformer.resblocks.*.attn.in_proj_weight', 'ln_final.weight',
+                'text_projection', 'logit_scale', 'visual.proj'):
+        assert key in out
