@@ -224,27 +224,25 @@ def _transformers():
                                                       'pip install transformers')
 
 
-HF_COMMON = dict(hidden_size=WIDTH, num_hidden_layers=DEPTH, num_attention_heads=HEADS, intermediate_size=4 * WIDTH,
-                 image_size=32, patch_size=8)
-
-
 def hf(folder: str, kind: str, safe_serialization: bool = True) -> Source:
     """``kind``: vit, vit_mae, dinov2, dinov2_reg, beit, data2vec; the folder save_pretrained writes."""
     transformers = _transformers()
     torch.manual_seed(51)
+    common = dict(hidden_size=WIDTH, num_hidden_layers=DEPTH, num_attention_heads=HEADS,
+                     intermediate_size=4 * WIDTH, image_size=32, patch_size=8)
     if kind == 'vit':
-        model = transformers.ViTModel(transformers.ViTConfig(**HF_COMMON, layer_norm_eps=1e-12))
+        model = transformers.ViTModel(transformers.ViTConfig(**common, layer_norm_eps=1e-12))
     elif kind == 'vit_mae':
-        model = transformers.ViTMAEModel(transformers.ViTMAEConfig(**HF_COMMON, mask_ratio=0.0))
+        model = transformers.ViTMAEModel(transformers.ViTMAEConfig(**common, mask_ratio=0.0))
     elif kind == 'dinov2':
-        model = transformers.Dinov2Model(transformers.Dinov2Config(**{**HF_COMMON, 'image_size': 56, 'patch_size': 14},
+        model = transformers.Dinov2Model(transformers.Dinov2Config(**{**common, 'image_size': 56, 'patch_size': 14},
                                                                    mlp_ratio=4))
     elif kind == 'dinov2_reg':
-        config = transformers.Dinov2WithRegistersConfig(**{**HF_COMMON, 'image_size': 56, 'patch_size': 14},
+        config = transformers.Dinov2WithRegistersConfig(**{**common, 'image_size': 56, 'patch_size': 14},
                                                         mlp_ratio=4, num_register_tokens=4)
         model = transformers.Dinov2WithRegistersModel(config)
     elif kind in ('beit', 'data2vec'):
-        options = dict(**HF_COMMON, use_relative_position_bias=True, use_mean_pooling=True,
+        options = dict(**common, use_relative_position_bias=True, use_mean_pooling=True,
                        layer_scale_init_value=0.1)
         model = (transformers.BeitModel(transformers.BeitConfig(**options)) if kind == 'beit' else
                  transformers.Data2VecVisionModel(transformers.Data2VecVisionConfig(**options)))
