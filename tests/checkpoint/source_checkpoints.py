@@ -37,7 +37,8 @@ class Source:
     img_size: int
     patch_size: int
     backbone: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    tokens: str = 'all'  # which of the backbone's forward_features the oracle gives: all, or 'pooled'
+    width: int = WIDTH
+    heads: int = HEADS
 
 
 def randomized(model: nn.Module, seed: int) -> nn.Module:
@@ -139,7 +140,8 @@ def dinov2(folder: str, registers: bool = False, giant: bool = False, teacher_ch
         chunked.update({'dino_head.mlp.0.weight': torch.randn(32, WIDTH), 'ibot_head.mlp.0.weight': torch.randn(32, WIDTH)})
         state = {'teacher': chunked}
     file = f"dinov2{'_reg' if registers else ''}{'_g' if giant else ''}{'_teacher' if teacher_checkpoint else ''}.pth"
-    return Source('dinov2', save(state, os.path.join(folder, file)), timm_tokens(model), 56, 14)
+    return Source('dinov2', save(state, os.path.join(folder, file)), timm_tokens(model), 56, 14,
+                  width=model.embed_dim, heads=model.blocks[0].attn.num_heads)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from source_checkpoints import (HEADS, WIDTH, clip_openai, dino, dinov2, hf, ibot_state_dict, ijepa, images,
+from source_checkpoints import (DEPTH, HEADS, WIDTH, clip_openai, dino, dinov2, hf, ibot_state_dict, ijepa, images,
                                 openclip, timm_clip)
 
 from siameseim.checkpoint import CheckpointError, detect_format, load_pretrained, read_checkpoint
@@ -40,17 +40,9 @@ SOURCES = {
 
 def backbone_for(source, **kwargs) -> ViT:
     """The recipe's backbone: width, depth, heads and input size; patch 16 and the rest adapt to the checkpoint."""
-    options = dict(arch=None, embed_dim=source_width(source), depth=2, num_heads=source_heads(source),
+    options = dict(arch=None, embed_dim=source.width, depth=DEPTH, num_heads=source.heads,
                    img_size=source.img_size, pos_embed='learned', pretrained=source.path)
     return ViT(**{**options, **source.backbone, **kwargs}).eval()
-
-
-def source_width(source) -> int:
-    return 48 if source.path.endswith('_g.pth') else WIDTH
-
-
-def source_heads(source) -> int:
-    return 3 if source.path.endswith('_g.pth') else HEADS
 
 
 @pytest.mark.parametrize('name', list(SOURCES))
@@ -209,3 +201,18 @@ def test_convert_lists_every_dropped_key_of_a_clip_model(tmp_path, capsys):
     for key in ('token_embedding.weight', 'transformer.resblocks.*.attn.in_proj_weight', 'ln_final.weight',
                 'text_projection', 'logit_scale', 'visual.proj'):
         assert key in out
+
+
+@pytest.mark.parametrize('name', ['dinov2-registers', 'clip-openai', 'dinov2-g-swiglu'])
+def test_safetensors_file_of_a_source_layout(name, tmp_path):
+    save_file = pytest.importorskip('safetensors.torch', reason='safetensors is optional: pip install '
+                                                               'safetensors').save_file
+    source = SOURCES[name](str(tmp_path))
+    tensors = {key: value.contiguous() for key, value in read_checkpoint(source.path).items()}
+    source.path = str(tmp_path / f'{name}.safetensors')
+    save_file(tensors, source.path)
+    backbone = backbone_for(source)
+    assert load_pretrained(backbone, source.path, strict=True).format == source.format
+    with torch.no_grad():
+        x = images(source.img_size)
+        torch.testing.assert_close(backbone.forward_features(x), source.features(x), atol=1e-5, rtol=0)
