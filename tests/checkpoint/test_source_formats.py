@@ -216,3 +216,17 @@ def test_safetensors_file_of_a_source_layout(name, tmp_path):
     with torch.no_grad():
         x = images(source.img_size)
         torch.testing.assert_close(backbone.forward_features(x), source.features(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('kind, size', [('dinov2', 84), ('dinov2', 98), ('vit', 48)])
+def test_position_table_resampled_to_another_grid_matches_transformers(kind, size, tmp_path):
+    """The table resized at load equals transformers' interpolate_pos_encoding at the same input size."""
+    transformers = pytest.importorskip('transformers', reason='transformers is optional: pip install transformers')
+    source = hf(str(tmp_path), kind)
+    backbone = backbone_for(source, img_size=size)
+    backbone.init_weights()
+    model = transformers.AutoModel.from_pretrained(source.path).eval()
+    x = images(size)
+    with torch.no_grad():
+        expected = model(pixel_values=x, interpolate_pos_encoding=True).last_hidden_state
+        torch.testing.assert_close(backbone.forward_features(x), expected, atol=1e-5, rtol=0)
