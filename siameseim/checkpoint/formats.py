@@ -82,7 +82,8 @@ HEAD_KEY = re.compile(r'^(fc_norm|head)\.(weight|bias)$')
 # Why a key of a source checkpoint is not part of the backbone; first match wins.
 DROP_REASONS: Sequence[Tuple[str, str]] = (
     (r'^mm_', 'SiameseIM target (momentum) branch; use_target_encoder=True / --target-encoder loads its encoder'),
-    (r'^(decoder_|projector_decoder_blocks|predictor_decoder_blocks)', 'pretraining decoder / projector / predictor'),
+    (r'^(decoder_|decoder\.|projector_decoder_blocks|predictor_decoder_blocks)',
+     'pretraining decoder / projector / predictor'),
     (r'^student\.', 'student network (the teacher is evaluated, as DINO, iBOT and DINOv2 do)'),
     (r'^encoder\.', 'I-JEPA context encoder (the target encoder is evaluated, as I-JEPA does)'),
     (r'^predictor\.(predictor_|mask_token)', 'I-JEPA predictor'),

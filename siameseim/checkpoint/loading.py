@@ -76,12 +76,12 @@ class LoadReport:
 
 
 def _options_line(arch: Mapping[str, Any]) -> str:
-    """The checkpoint's architecture options beyond the sizes, e.g. ``cls token, 4 registers, LayerScale``."""
+    """The checkpoint's architecture options beyond the sizes, e.g. ``cls token, 4 register tokens, LayerScale``."""
     parts = ['cls token' if arch['cls_token'] else 'no cls token']
     parts += [f"{arch.get('num_reg_tokens')} register tokens"] if arch.get('num_reg_tokens') else []
     parts += ['LayerScale'] if arch['layer_scale'] else []
     parts += ['norm_pre'] if arch.get('norm_pre') else []
-    parts += [f"MLP {arch.get('mlp_layer', 'mlp')} x{arch['mlp_ratio']:g}"]
+    parts += [f"{'SwiGLU ' if arch.get('mlp_layer') == 'swiglu' else ''}MLP x{arch['mlp_ratio']:g}"]
     parts += [f"activation {arch['act_layer']}"] if arch.get('act_layer') else []
     parts += [f"norm eps {arch['norm_eps']:g}"] if arch.get('norm_eps') else []
     parts += [] if arch.get('qkv_bias', True) else ['no qkv bias']
