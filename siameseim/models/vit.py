@@ -150,14 +150,11 @@ class ViT(BaseModule):
                                                                             and dense)
         self.adapted_options: Dict[str, str] = {}
         if pretrained is not None and adapt_to_pretrained:
-            options = dict(patch_size=patch_size, cls_token=cls_token, global_pool=global_pool,
-                           layer_scale_init=layer_scale_init, num_reg_tokens=num_reg_tokens, norm_pre=norm_pre,
-                           act_layer=act_layer, mlp_layer=mlp_layer, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-                           norm_eps=norm_eps)
-            adapt = WEIGHT_INITIALIZERS.get('siameseim.PretrainedAnyFormat').backbone_options
-            options, self.adapted_options = adapt(
-                pretrained, options, embed_dim=embed_dim, resample_patch=self.patch_embed_resample,
-                registers_fit=not (window_size or use_rel_pos_bias or use_rel_pos))
+            options = self._options_for_checkpoint(
+                pretrained, embed_dim, registers_fit=not (window_size or use_rel_pos_bias or use_rel_pos),
+                patch_size=patch_size, cls_token=cls_token, global_pool=global_pool,
+                layer_scale_init=layer_scale_init, num_reg_tokens=num_reg_tokens, norm_pre=norm_pre,
+                act_layer=act_layer, mlp_layer=mlp_layer, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps)
             patch_size, cls_token, global_pool = options['patch_size'], options['cls_token'], options['global_pool']
             layer_scale_init, num_reg_tokens = options['layer_scale_init'], options['num_reg_tokens']
             norm_pre, act_layer, mlp_layer = options['norm_pre'], options['act_layer'], options['mlp_layer']
@@ -236,6 +233,14 @@ class ViT(BaseModule):
         self.head = nn.Linear(embed_dim, num_classes) if num_classes else None
         self._init_parameters()
         self._freeze_stages()
+
+    def _options_for_checkpoint(self, checkpoint: str, embed_dim: int, registers_fit: bool, **options) -> dict:
+        """The recipe's ``options`` with what ``checkpoint``'s architecture needs (the importer's
+        ``backbone_options``, reached through the registry); the reasons go to ``adapted_options``."""
+        adapt = WEIGHT_INITIALIZERS.get('siameseim.PretrainedAnyFormat').backbone_options
+        options, self.adapted_options = adapt(checkpoint, options, embed_dim=embed_dim,
+                                              resample_patch=self.patch_embed_resample, registers_fit=registers_fit)
+        return options
 
     def _init_parameters(self) -> None:
         """SiameseIM/MAE init: Xavier-uniform linears and flattened patch conv, N(0, 0.02) cls token."""
