@@ -38,7 +38,7 @@ def from_clip(state_dict: Dict[str, torch.Tensor], dropped: Dict[str, str],
                 dropped[key] = drop_reason(key)
         return tower
     tower = {key: value for key, value in state_dict.items() if key.startswith('visual.') and key != 'visual.proj'}
-    return rename_keys(_convert_openai_clip(tower, None, prefix='visual.'), _LAYER_SCALE)
+    return rename_keys(_convert_openai_clip(tower, None), _LAYER_SCALE)  # keys under its default 'visual.'
 
 
 __all__ = ['from_clip']
