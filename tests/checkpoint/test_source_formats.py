@@ -4,6 +4,7 @@ suite's backbone (which adapts to it) and reproduces the features of the source'
 The layouts and the files they were read from are listed in ``source_checkpoints``.
 """
 import os
+import sys
 
 import pytest
 import torch
@@ -230,3 +231,11 @@ def test_position_table_resampled_to_another_grid_matches_transformers(kind, siz
     with torch.no_grad():
         expected = model(pixel_values=x, interpolate_pos_encoding=True).last_hidden_state
         torch.testing.assert_close(backbone.forward_features(x), expected, atol=1e-5, rtol=0)
+
+
+def test_missing_safetensors_package_is_named_in_one_line(tmp_path, monkeypatch):
+    path = tmp_path / 'model.safetensors'
+    path.write_bytes(b'\x08\x00\x00\x00\x00\x00\x00\x00{}      ')
+    monkeypatch.setitem(sys.modules, 'safetensors', None)  # import safetensors raises ImportError
+    with pytest.raises(CheckpointError, match=r'needs the safetensors package: pip install safetensors$'):
+        read_checkpoint(path)

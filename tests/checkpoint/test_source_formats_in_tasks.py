@@ -91,3 +91,15 @@ def test_trained_tasks_run(name, tasks, sources, world, tmp_path):
         assert all(value is None or isinstance(value, (int, float, str)) for value in result.metrics.values())
         assert_loaded_strictly(result.load_report, f'{name} in {task.name}')
         assert osp.isfile(result.configs[0])
+
+
+def test_bench_takes_a_transformers_folder_and_records_its_provenance(sources, tmp_path):
+    from siameseim.suite.provenance import checkpoint_provenance, file_sha256
+    from siameseim.suite.runner import parse_checkpoint_args
+
+    folder = sources['hf-dinov2-registers'].path
+    checkpoint, = parse_checkpoint_args([f'dinov2={folder}'], 'vit-b')
+    assert checkpoint.path == folder
+    provenance = checkpoint_provenance(folder, str(tmp_path))
+    assert provenance['format'] == 'hf-dinov2' and provenance['detected_arch']['patch_size'] == 14
+    assert provenance['sha256'] == file_sha256(folder) == file_sha256(folder, str(tmp_path))
