@@ -1,8 +1,8 @@
-"""``python -m siameseim COMMAND ...``: ``train`` and ``test`` (:mod:`siameseim.cli`), ``bench``, ``demo`` and
-``report`` (:mod:`siameseim.suite.cli`)."""
+"""``python -m siameseim COMMAND ...``: ``train``, ``test`` and ``convert`` (:mod:`siameseim.cli`), ``bench``,
+``demo`` and ``report`` (:mod:`siameseim.suite.cli`)."""
 import sys
 
-PROGRAMS = {'train': 'siameseim.cli.train', 'test': 'siameseim.cli.test'}
+PROGRAMS = {'train': 'siameseim.cli.train', 'test': 'siameseim.cli.test', 'convert': 'siameseim.cli.convert_checkpoint'}
 
 
 def main(argv=None) -> int:
