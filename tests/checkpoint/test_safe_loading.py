@@ -10,7 +10,6 @@ import torch
 import toy_run
 from siameseim import compat
 from siameseim.compat import UnsafeLoadWarning
-from tool_modules import load_tool
 
 from siameseim.cli import test as test_tool
 from siameseim.cli import train

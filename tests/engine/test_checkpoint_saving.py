@@ -16,7 +16,6 @@ from mmengine.fileio.backends import LocalBackend
 
 import toy_run
 from siameseim.atomic import atomic_write, remove_stale_temporaries, write_text_atomically
-from tool_modules import load_tool
 
 from siameseim.cli import train
 
