@@ -29,11 +29,11 @@ import torch
 from mmengine.config import Config
 from torch.utils.data import DataLoader, default_collate
 
+from siameseim.errors import InputError
+from siameseim.packaged_configs import resolve_config
 from siameseim.pretrain.data import PretrainImageFolder
 from siameseim.pretrain.data.fast_transforms import decode_reduction
 from siameseim.pretrain.data.photo_like import write_imagenet_like_jpegs
-from siameseim.errors import InputError
-from siameseim.packaged_configs import resolve_config
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
                           'siameseim_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py')
