@@ -170,7 +170,7 @@ def test_dinov2_vit_g_into_a_vit_l_config(tmp_path):
 
 @pytest.mark.parametrize('name', ['dinov2-registers', 'hf-dinov2-registers', 'clip-openai', 'ijepa-h16'])
 def test_convert_prints_format_arch_and_every_key_and_round_trips(name, tmp_path, capsys):
-    from test_convert_checkpoint import convert_checkpoint
+    from siameseim.cli import convert_checkpoint
 
     source = SOURCES[name](str(tmp_path))
     output = tmp_path / 'converted.pth'
@@ -193,7 +193,7 @@ def source_act(source) -> str:
 
 
 def test_convert_lists_every_dropped_key_of_a_clip_model(tmp_path, capsys):
-    from test_convert_checkpoint import convert_checkpoint
+    from siameseim.cli import convert_checkpoint
 
     source = openclip(str(tmp_path))
     assert convert_checkpoint.main([source.path, str(tmp_path / 'out.pth'), '--num-heads', str(HEADS)]) == 0
