@@ -85,11 +85,10 @@ class ViT(BaseModule):
             recipe does not fix (LayerScale, registers, ``norm_pre``, activation, MLP layout and width, qkv
             bias, norm epsilon, no cls token with average instead of cls pooling, the patch size); the changes
             are kept in ``adapted_options`` and printed with the load report. Width and depth never change.
-        pretrained_patch_size: a checkpoint whose patch size differs from ``patch_size``: ``'native'`` builds
-            the backbone with the checkpoint's patch (the token grid follows from it), ``'resample'`` keeps
-            ``patch_size`` and resamples the patch embedding at load (FlexiViT, timm ``resample_patch_embed``);
-            ``'auto'`` resamples for dense backbones (``out_indices`` or window attention, whose recipes assume
-            their grid) and keeps the native patch otherwise.
+        pretrained_patch_size: for a checkpoint of another patch size, ``'native'`` takes its patch (the grid
+            follows), ``'resample'`` keeps ``patch_size`` and resamples the patch embedding at load (FlexiViT,
+            timm ``resample_patch_embed``), ``'auto'`` resamples for dense backbones (``out_indices`` or window
+            attention: their recipes assume their grid) and keeps the native patch otherwise.
         init_cfg: mmengine style; ``dict(type='Pretrained', checkpoint=PATH)`` is the same as ``pretrained``.
     """
 
@@ -235,8 +234,7 @@ class ViT(BaseModule):
         self._freeze_stages()
 
     def _options_for_checkpoint(self, checkpoint: str, embed_dim: int, registers_fit: bool, **options) -> dict:
-        """The recipe's ``options`` with what ``checkpoint``'s architecture needs (the importer's
-        ``backbone_options``, reached through the registry); the reasons go to ``adapted_options``."""
+        """``options`` with what ``checkpoint`` needs (the importer's ``backbone_options``, via the registry)."""
         adapt = WEIGHT_INITIALIZERS.get('siameseim.PretrainedAnyFormat').backbone_options
         options, self.adapted_options = adapt(checkpoint, options, embed_dim=embed_dim,
                                               resample_patch=self.patch_embed_resample, registers_fit=registers_fit)
