@@ -93,7 +93,8 @@ def build_feature_model(checkpoint: Optional[str], arch: Union[str, dict] = 'vit
     (the baseline row of a comparison).
     """
     backbone = dict(arch) if isinstance(arch, dict) else dict(arch=arch)
-    model = ViT(**backbone, final_norm=False, global_pool=None)
+    # pretrained= adapts the backbone to the checkpoint (registers, patch, no cls token ...); load_pretrained loads
+    model = ViT(**backbone, final_norm=False, global_pool=None, pretrained=checkpoint)
     if checkpoint is not None:
         load_pretrained(model, checkpoint, trust_pickle=trust_pickle)
     return model.eval()
@@ -103,14 +104,15 @@ def build_feature_model(checkpoint: Optional[str], arch: Union[str, dict] = 'vit
 def extract_features(model: nn.Module, samples: Sequence[Tuple[str, int]], *, device: str = 'cpu',
                      batch_size: int = 64, num_workers: int = 8, crop_size: int = 224,
                      resize: int = 256) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Cls token of the last block output (``forward_features``, no norm) and labels, on the CPU in fp32."""
+    """Cls token of the last block output (``forward_features``, no norm; the mean patch token for a model
+    without cls token, as I-JEPA) and labels, on the CPU in fp32."""
     transform = EvalTransform(crop_size=crop_size, resize=resize, interpolation='bilinear')
     device = torch.device(device)
     model = model.to(device)
     features, labels = [], []
     for images, targets in iterate_batches(samples, transform, device=device, batch_size=batch_size,
                                            num_workers=num_workers):
-        features.append(model.forward_features(images)[:, 0].float().cpu())
+        features.append(model.image_features(model.forward_features(images)).float().cpu())
         labels.append(targets.cpu())
     return torch.cat(features), torch.cat(labels)
 

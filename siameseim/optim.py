@@ -53,14 +53,14 @@ def find_vit_backbone(model: nn.Module) -> Tuple[str, nn.Module]:
 def get_layer_id(backbone_name: str, num_layers: int) -> int:
     """Layer id of a parameter named relative to the backbone.
 
-    ``patch_embed.*`` and tensors held by the backbone itself (``cls_token``, ``pos_embed``, ``mask_token``,
-    ``dist_token``) → 0; ``blocks.k.*`` → k + 1; anything else (``norm``, ``fc_norm``, ``head``) →
-    ``num_layers + 1``, the id of every parameter outside the backbone too.
+    ``patch_embed.*``, ``norm_pre.*`` (CLIP) and tensors held by the backbone itself (``cls_token``,
+    ``reg_token``, ``pos_embed``, ``mask_token``, ``dist_token``) → 0; ``blocks.k.*`` → k + 1; anything else
+    (``norm``, ``fc_norm``, ``head``) → ``num_layers + 1``, the id of every parameter outside the backbone too.
     """
     parts = backbone_name.split('.')
     if parts[0] == 'blocks':
         return int(parts[1]) + 1
-    if parts[0] == 'patch_embed' or len(parts) == 1:
+    if parts[0] in ('patch_embed', 'norm_pre') or len(parts) == 1:
         return 0
     return num_layers + 1
 

@@ -9,7 +9,8 @@ Usage: bash tools/install.sh [--wheel-dir DIR] [--rebuild-mmcv] [--verify-only] 
 
 Installs SiameseIM Suite into the current Python (${PYTHON:-python3} -m pip): torch and torchvision
 (only when absent), mmcv 2.1.0 with compiled ops, mmengine, mmdet, mmsegmentation, timm, lvis, the
-evaluation and test tools, then the project itself (editable), and verifies the result with
+evaluation and test tools, the optional checkpoint readers (safetensors, transformers, open_clip_torch), then
+the project itself (editable), and verifies the result with
 tools/verify_install.py. A second run only checks what is there and takes seconds.
 
 mmcv 2.1.0 comes from the first of: an install that already works; a wheel in --wheel-dir; the wheel
@@ -126,10 +127,15 @@ pip_install "${PIN[@]}" mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 "tim
 
 # 4. lvis 0.5.3's metadata also asks for Cython and other build-time leftovers; what it imports came with step 3.
 # cyanure ships wheels for common platforms only; without it robustness.few_shot solves the same objective itself.
-step 4 "lvis 0.5.3 (--no-deps); cyanure (optional: the official solver of the 1 % few-shot protocol)"
+step 4 "lvis 0.5.3 (--no-deps); optional: cyanure (the 1 % few-shot solver), safetensors, transformers, open_clip_torch"
 pip_install --no-deps lvis==0.5.3
 pip_install "${PIN[@]}" "cyanure>=1.2" \
     || echo "    cyanure did not install (no wheel for this platform?): few-shot falls back to its L-BFGS solver"
+# The optional checkpoint readers (setup.cfg extra 'formats'): safetensors files, and the tests' oracles for
+# Hugging Face and OpenCLIP checkpoints (the importer itself needs neither transformers nor open_clip).
+pip_install "${PIN[@]}" safetensors transformers open_clip_torch \
+    || echo "    safetensors / transformers / open_clip_torch did not install: .safetensors files cannot be read" \
+        "and the tests that build those oracles are skipped"
 
 # 5. mmcv with compiled ops.
 install_mmcv_wheel() {

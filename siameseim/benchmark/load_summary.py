@@ -20,15 +20,17 @@ def summarize(report: LoadReport) -> dict:
                 unexpected=len(report.unexpected), dropped=len(report.dropped))
 
 
-def build_backbone(backbone: Mapping) -> ViT:
-    """The ViT a task config's ``model.backbone`` describes, without loading its ``pretrained`` checkpoint."""
-    return ViT(**{key: value for key, value in dict(backbone).items() if key not in _NOT_VIT_OPTIONS})
+def build_backbone(backbone: Mapping, checkpoint: Optional[str] = None) -> ViT:
+    """The ViT a task config's ``model.backbone`` describes, adapted to ``checkpoint`` as the run's backbone is
+    (``adapt_to_pretrained``), without loading it."""
+    options = {key: value for key, value in dict(backbone).items() if key not in _NOT_VIT_OPTIONS}
+    return ViT(**options, pretrained=checkpoint)
 
 
 def backbone_load_summary(backbone: Mapping, checkpoint: Optional[str]) -> Optional[dict]:
     """:func:`summarize` of loading ``checkpoint`` into the backbone of ``backbone`` (None for random init)."""
     if checkpoint is None:
         return None
-    report = load_pretrained(build_backbone(backbone), checkpoint, strict=dict(backbone).get('pretrained_strict',
+    report = load_pretrained(build_backbone(backbone, checkpoint), checkpoint, strict=dict(backbone).get('pretrained_strict',
                                                                                              True))
     return summarize(report)

@@ -29,7 +29,7 @@ def arch_label(embed_dim: int, depth: int) -> str:
 
 def _heads_from_name(name: Any, embed_dim: int) -> Optional[int]:
     """Heads of the preset a model name refers to (``sim_vit_base_patch16``, ``vit_large``), if widths agree."""
-    match = re.search(r'(tiny|small|base|large|huge)', str(name).lower())
+    match = re.search(r'(tiny|small|base|large|huge|giant)', str(name).lower())
     if match is None or ARCHS[match.group(1)]['embed_dim'] != embed_dim:
         return None
     return ARCHS[match.group(1)]['num_heads']
@@ -56,7 +56,10 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor], *, num_heads: Optional[in
     embed_dim, in_chans, patch_h, patch_w = state_dict['patch_embed.proj.weight'].shape
     block_ids = [int(m.group(1)) for m in map(re.compile(r'^blocks\.(\d+)\.').match, state_dict) if m]
     depth = 1 + max(block_ids)
-    fc1 = state_dict.get('blocks.0.mlp.fc1.weight')
+    fc1, fc2 = state_dict.get('blocks.0.mlp.fc1.weight'), state_dict.get('blocks.0.mlp.fc2.weight')
+    # a packed SwiGLU fc1 (DINOv2 ViT-g) holds both halves: twice the rows fc2 has columns
+    swiglu = fc1 is not None and fc2 is not None and fc1.shape[0] == 2 * fc2.shape[1]
+    reg_token = state_dict.get('reg_token')
     table = next((value for key, value in state_dict.items() if key.endswith('relative_position_bias_table')), None)
     heads_source = 'given'
     if num_heads is None and table is not None:
@@ -82,6 +85,13 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor], *, num_heads: Optional[in
         'pos_embed_prefix': prefix,
         'pos_embed_grid': grid,
         'layer_scale': any(key.endswith('.ls1.gamma') for key in state_dict),
+        'num_reg_tokens': int(reg_token.shape[1]) if reg_token is not None else 0,
+        'norm_pre': 'norm_pre.weight' in state_dict,
+        'mlp_layer': 'swiglu' if swiglu else 'mlp',
+        'qkv_bias': 'blocks.0.attn.qkv.bias' in state_dict,
+        # not readable from weights: set by the format (to_canonical), None = not determined
+        'act_layer': None,
+        'norm_eps': None,
         'rel_pos_bias_grid': rel_pos_bias_layout(table)[0] if table is not None else None,
         'rel_pos': any(key.endswith('.attn.rel_pos_h') for key in state_dict),
         'final_norm': 'norm.weight' in state_dict,
@@ -91,8 +101,11 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor], *, num_heads: Optional[in
 
 
 def check_architecture(arch: Mapping[str, Any], *, embed_dim: int, depth: int, num_heads: int,
-                       patch_size: Union[int, Sequence[int]]) -> None:
-    """Raise :class:`CheckpointError` naming the backbone to build when the checkpoint's sizes differ."""
+                       patch_size: Union[int, Sequence[int]], resample_patch: bool = False) -> None:
+    """Raise :class:`CheckpointError` naming the backbone to build when the checkpoint's sizes differ.
+
+    ``resample_patch``: the model resamples a patch embedding of another size at load (any patch size fits).
+    """
     if (arch['depth'], arch['embed_dim']) != (depth, embed_dim):
         name = preset_name(arch['embed_dim'], arch['depth'])
         if name is not None:
@@ -106,9 +119,10 @@ def check_architecture(arch: Mapping[str, Any], *, embed_dim: int, depth: int, n
             f"checkpoint has depth {arch['depth']} / width {arch['embed_dim']} "
             f"({arch_label(arch['embed_dim'], arch['depth'])}) but the model is depth {depth} / width {embed_dim} "
             f"({arch_label(embed_dim, depth)}): build the backbone with {build}")
-    if arch['patch_size'] != patch_size:
+    if arch['patch_size'] != patch_size and not resample_patch:
         raise CheckpointError(f"checkpoint has patch size {arch['patch_size']} but the model has {patch_size}: "
-                              f"build the backbone with patch_size={arch['patch_size']}")
+                              f"build the backbone with patch_size={arch['patch_size']} (or "
+                              f"pretrained_patch_size='resample')")
     if arch['num_heads'] is not None and arch['num_heads_source'] != 'preset of that width' \
             and arch['num_heads'] != num_heads:
         raise CheckpointError(f"checkpoint has {arch['num_heads']} heads (from its {arch['num_heads_source']}) but "

@@ -10,9 +10,11 @@ import torch
 
 from .arch import infer_arch, stored_model_name
 from .converters import CONVERTERS, TARGET_ENCODER_FORMATS
+from .converters.hf import hf_source_options
 from .detect import detect_format, sincos_convention
 from .errors import CheckpointError
-from .formats import FORMATS, SUITE_FORMAT, SUITE_FORMAT_VERSION, is_suite_checkpoint, select_backbone, unwrap
+from .formats import (FORMATS, SOURCE_OPTIONS, SUITE_FORMAT, SUITE_FORMAT_VERSION, is_suite_checkpoint,
+                      select_backbone, unwrap)
 
 
 def _suite_to_canonical(checkpoint: Mapping, keep_head: bool,
@@ -30,6 +32,7 @@ def _suite_to_canonical(checkpoint: Mapping, keep_head: bool,
     arch = infer_arch(state_dict, num_heads=stored.get('num_heads'), pos_embed_grid=stored.get('pos_embed_grid'))
     if stored.get('num_heads') is not None:
         arch['num_heads_source'] = stored.get('num_heads_source') or 'converter metadata'
+    arch.update(act_layer=stored.get('act_layer'), norm_eps=stored.get('norm_eps'))
     metadata = {
         'format': SUITE_FORMAT,
         'source_format': meta.get('source_format', SUITE_FORMAT),
@@ -63,15 +66,25 @@ def to_canonical(checkpoint: Mapping,
     state_dict, _ = unwrap(checkpoint)
     dropped: Dict[str, str] = {}
     if use_target_encoder and fmt not in TARGET_ENCODER_FORMATS:
-        raise CheckpointError(f'a {fmt} checkpoint has no target encoder: only SiameseIM pretraining (mm_*) and '
-                              f'MoCo-v3 (momentum_encoder) checkpoints do; drop --target-encoder')
+        raise CheckpointError(f'a {fmt} checkpoint has no target encoder: only SiameseIM pretraining (mm_*), '
+                              f'MoCo-v3 (momentum_encoder), DINO / iBOT / DINOv2 (teacher) and I-JEPA '
+                              f'(target_encoder) checkpoints do; drop --target-encoder')
     if fmt in CONVERTERS:
         state_dict = CONVERTERS[fmt](state_dict, dropped, use_target_encoder)
     state_dict = select_backbone(state_dict, keep_head, dropped)
     if 'patch_embed.proj.weight' not in state_dict or not any(key.startswith('blocks.') for key in state_dict):
         raise CheckpointError(f'{fmt} checkpoint has no complete ViT backbone after conversion (patch_embed.proj '
                               f'or blocks missing): the file is incomplete or not a ViT')
-    arch = infer_arch(state_dict, name_hint=stored_model_name(checkpoint))
+    if 'patch_embed.proj.bias' not in state_dict:  # CLIP's patch projection has none: a zero bias is the same
+        state_dict['patch_embed.proj.bias'] = state_dict['patch_embed.proj.weight'].new_zeros(
+            state_dict['patch_embed.proj.weight'].shape[0])
+    options = dict(SOURCE_OPTIONS.get(fmt, {}))
+    if fmt.startswith('hf-'):
+        options = hf_source_options(fmt, checkpoint.get('hf_config'))
+    arch = infer_arch(state_dict, num_heads=options.get('num_heads'), name_hint=stored_model_name(checkpoint))
+    if options.get('num_heads') is not None:
+        arch['num_heads_source'] = 'config.json'
+    arch.update(act_layer=options.get('act_layer'), norm_eps=options.get('norm_eps'))
     default_convention, mean, std = FORMATS[fmt]
     if not arch['pos_embed']:
         convention = 'none'

@@ -11,8 +11,40 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import torch
 
 from ..layers import sincos_2d
+from .converters.hf import format_from_config
 from .errors import CheckpointError
 from .formats import SUITE_FORMAT, is_suite_checkpoint, unwrap
+
+# buffers only OpenAI's released (TorchScript) CLIP archives hold next to the weights
+_OPENAI_CLIP_BUFFERS = ('input_resolution', 'context_length', 'vocab_size')
+_CLIP_TEXT = re.compile(r'^(token_embedding\.weight|text_projection|ln_final\.weight)$')
+_HF_PATCH = re.compile(r'^((vit|dinov2|beit|data2vec_vision)\.)?embeddings\.patch_embeddings\.projection\.weight$')
+
+
+def _dino_family(keys: Sequence[str]) -> str:
+    """DINOv2 (LayerScale, registers, chunked blocks, SwiGLU, its heads), iBOT (``masked_embed``, the patch head
+    ``last_layer2`` / ``mlp2``) or DINO, for a checkpoint of teacher / student networks or their backbone."""
+    def has(pattern: str) -> bool:
+        return any(re.search(pattern, key) for key in keys)
+
+    if has(r'(^|\.)(register_tokens|dino_head\.|ibot_head\.)|\.ls1\.gamma$|\.mlp\.w12\.|(^|\.)blocks\.\d+\.\d+\.'):
+        return 'dinov2'
+    if has(r'(^|\.)(masked_embed$|head\.last_layer2\.|head\.mlp2\.)'):
+        return 'ibot'
+    return 'dino'
+
+
+def _hf_format(keys: Sequence[str]) -> str:
+    """The Hugging Face model type of weights without ``config.json``, from their names."""
+    if any(key.startswith('data2vec_vision.') for key in keys):
+        return 'hf-data2vec-vision'
+    if any(re.search(r'\.layer_scale1\.lambda1$|^(dinov2\.)?embeddings\.register_tokens$', key) for key in keys):
+        return 'hf-dinov2'
+    if any(re.search(r'\.lambda_1$|relative_position_bias', key) for key in keys) or \
+            not any(key.endswith('.attention.attention.key.bias') for key in keys):
+        return 'hf-beit'
+    return 'hf-vit'
+
 
 def _looks_like_vit(keys: Sequence[str]) -> bool:
     return (any(re.search(r'(^|\.)(blocks|layers)\.\d+\.', key) for key in keys)
@@ -74,16 +106,30 @@ def detect_format(checkpoint: Mapping) -> str:
     """
     if is_suite_checkpoint(checkpoint):
         return SUITE_FORMAT
+    if isinstance(checkpoint.get('hf_config'), Mapping):
+        return format_from_config(checkpoint['hf_config'])
     state_dict, container = unwrap(checkpoint)
     keys = list(state_dict)
-    if not _looks_like_vit(keys):
-        raise CheckpointError(f'not a ViT checkpoint (no patch_embed and blocks keys; found e.g. '
-                              f'{", ".join(keys[:4])}): supported are SiameseIM, MAE, MoCo-v3, BEiT, DeiT/timm, '
-                              f'mmpretrain/mmseg and this suite\'s own checkpoints')
 
     def has(pattern: str) -> bool:
         return any(re.search(pattern, key) for key in keys)
 
+    if has(r'^visual\.(class_embedding|conv1\.|trunk\.)') or (has(_CLIP_TEXT.pattern) and not has(r'^visual\.')):
+        return 'clip-openai' if any(name in state_dict for name in _OPENAI_CLIP_BUFFERS) else 'openclip'
+    if has(_HF_PATCH.pattern):
+        return _hf_format(keys)
+    if container == 'networks':
+        return 'ijepa' if has(r'^(target_encoder|encoder)\.') else _dino_family(keys)
+    if not _looks_like_vit(keys):
+        raise CheckpointError(f'not a ViT checkpoint (no patch_embed and blocks keys; found e.g. '
+                              f'{", ".join(keys[:4])}): supported are SiameseIM, MAE, MoCo-v3, BEiT, DeiT/timm, '
+                              f'mmpretrain/mmseg, DINO, iBOT, DINOv2, CLIP, I-JEPA, Hugging Face and this '
+                              f'suite\'s own checkpoints')
+    if has(r'^(teacher|student)\.') or (has(r'^backbone\.') and has(r'^head\.(last_layer|mlp)')):
+        return _dino_family(keys)
+    if has(r'^(register_tokens|blocks\.\d+\.\d+\.)|\.mlp\.w12\.') or \
+            ('mask_token' in state_dict and state_dict['mask_token'].ndim == 2 and has(r'\.ls1\.gamma$')):
+        return 'dinov2'
     if has(r'^encoder\.(blocks|patch_embed)\.'):
         return 'siameseim-suite-pretrain'
     if has(r'^backbone\.'):
@@ -109,7 +155,7 @@ def detect_format(checkpoint: Mapping) -> str:
     if 'fc_norm.weight' in state_dict and 'norm.weight' not in state_dict:
         return 'siameseim-finetune' if convention == 'row_first' else 'mae-finetune'
     if convention == 'col_first':
-        return 'mae'
+        return 'mae' if 'cls_token' in state_dict else 'ijepa'
     if convention == 'row_first':
         return 'moco-v3' if 'norm.weight' in state_dict else 'siameseim-pretrain'
     return 'deit' if container == 'model' else 'timm'

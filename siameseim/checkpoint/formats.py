@@ -24,6 +24,7 @@ SUITE_FORMAT_VERSION = 1
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 BEIT_MEAN, BEIT_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 # format -> (position-embedding convention when the table is fixed by the method, input mean, input std).
 # A stored table that numerically equals a sin-cos table is reported as such whatever the format; mean/std
@@ -43,10 +44,37 @@ FORMATS: Dict[str, Tuple[str, Optional[tuple], Optional[tuple]]] = {
     'mmseg': ('learned', IMAGENET_MEAN, IMAGENET_STD),
     'siameseim-suite-downstream': ('learned', None, None),
     'siameseim-suite-pretrain': ('row_first', IMAGENET_MEAN, IMAGENET_STD),
+    'dino': ('learned', IMAGENET_MEAN, IMAGENET_STD),
+    'ibot': ('learned', IMAGENET_MEAN, IMAGENET_STD),
+    'dinov2': ('learned', IMAGENET_MEAN, IMAGENET_STD),
+    'clip-openai': ('learned', CLIP_MEAN, CLIP_STD),
+    'openclip': ('learned', CLIP_MEAN, CLIP_STD),
+    'ijepa': ('col_first', IMAGENET_MEAN, IMAGENET_STD),
+    'hf-vit': ('learned', BEIT_MEAN, BEIT_STD),
+    'hf-vit-mae': ('col_first', IMAGENET_MEAN, IMAGENET_STD),
+    'hf-dinov2': ('learned', IMAGENET_MEAN, IMAGENET_STD),
+    'hf-beit': ('learned', BEIT_MEAN, BEIT_STD),
+    'hf-data2vec-vision': ('learned', BEIT_MEAN, BEIT_STD),
     SUITE_FORMAT: ('learned', None, None),
 }
 
-BACKBONE_KEY = re.compile(r'^(cls_token|pos_embed|patch_embed\.proj\.(weight|bias)|norm\.(weight|bias)'
+# What a format fixes that its tensors cannot show: the MLP activation and the LayerNorm epsilon of the model
+# that trained the weights (Hugging Face folders carry theirs in config.json). Formats absent here leave the
+# backbone's own values.
+SOURCE_OPTIONS: Dict[str, Dict[str, Any]] = {
+    'dino': dict(act_layer='gelu', norm_eps=1e-6),
+    'ibot': dict(act_layer='gelu', norm_eps=1e-6),
+    'dinov2': dict(act_layer='gelu', norm_eps=1e-6),
+    'clip-openai': dict(act_layer='quick_gelu', norm_eps=1e-5),
+    'openclip': dict(act_layer='gelu', norm_eps=1e-5),
+    'ijepa': dict(act_layer='gelu', norm_eps=1e-6),
+}
+
+# Top-level entries holding one network each (DINO / iBOT / DINOv2 ``teacher`` and ``student``, I-JEPA
+# ``encoder``, ``target_encoder`` and ``predictor``): :func:`unwrap` flattens them to ``<entry>.<key>``.
+NETWORK_ENTRIES = ('teacher', 'student', 'encoder', 'target_encoder', 'predictor')
+
+BACKBONE_KEY = re.compile(r'^(cls_token|reg_token|pos_embed|patch_embed\.proj\.(weight|bias)|(norm|norm_pre)\.(weight|bias)'
                            r'|blocks\.\d+\.((norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.(weight|bias)'
                            r'|ls[12]\.gamma|attn\.(relative_position_bias_table|rel_pos_h|rel_pos_w)))$')
 HEAD_KEY = re.compile(r'^(fc_norm|head)\.(weight|bias)$')
@@ -54,8 +82,18 @@ HEAD_KEY = re.compile(r'^(fc_norm|head)\.(weight|bias)$')
 # Why a key of a source checkpoint is not part of the backbone; first match wins.
 DROP_REASONS: Sequence[Tuple[str, str]] = (
     (r'^mm_', 'SiameseIM target (momentum) branch; use_target_encoder=True / --target-encoder loads its encoder'),
-    (r'^(decoder_|projector_decoder_blocks|predictor_decoder_blocks)', 'pretraining decoder / projector / predictor'),
-    (r'^mask_token$', 'mask token of masked image modelling'),
+    (r'^(decoder_|decoder\.|projector_decoder_blocks|predictor_decoder_blocks)',
+     'pretraining decoder / projector / predictor'),
+    (r'^student\.', 'student network (the teacher is evaluated, as DINO, iBOT and DINOv2 do)'),
+    (r'^encoder\.', 'I-JEPA context encoder (the target encoder is evaluated, as I-JEPA does)'),
+    (r'^predictor\.(predictor_|mask_token)', 'I-JEPA predictor'),
+    (r'^(head\.(mlp|last_layer|last_norm)|dino_head\.|ibot_head\.)', 'DINO / iBOT projection head (not a classifier)'),
+    (r'^(mask_token|masked_embed)$', 'mask token of masked image modelling'),
+    (r'^(token_embedding|positional_embedding|transformer\.|ln_final|text_projection|logit_scale|logit_bias|attn_mask'
+     r'|input_resolution|context_length|vocab_size)', 'CLIP text tower / contrastive temperature (not the image encoder)'),
+    (r'^visual\.(proj|head\.)', 'CLIP image-text projection (not a classifier)'),
+    (r'^visual\.', 'CLIP image-tower part without counterpart (attention pooling)'),
+    (r'^pooler\.dense\.', 'Hugging Face pooler (dense + tanh on the cls token)'),
     (r'^momentum_encoder\.', 'MoCo-v3 momentum encoder; use_target_encoder=True / --target-encoder loads it'),
     (r'^base_encoder\.', 'MoCo-v3 online encoder (momentum encoder requested)'),
     (r'^predictor\.', 'MoCo-v3 predictor MLP'),
@@ -78,7 +116,14 @@ def is_suite_checkpoint(checkpoint: Mapping) -> bool:
 
 def unwrap(checkpoint: Mapping) -> Tuple[Dict[str, torch.Tensor], Optional[str]]:
     """The state dict without ``module.``: ``state_dict``, ``model``, ``module``, else the dict itself
-    (docs/method.md §6.7 rule 1)."""
+    (docs/method.md §6.7 rule 1); a checkpoint of several networks (:data:`NETWORK_ENTRIES`) becomes one dict
+    with ``<entry>.`` keys and the container ``'networks'``."""
+    entries = [key for key in NETWORK_ENTRIES if isinstance(checkpoint.get(key), Mapping)]
+    if entries:
+        tensors = {f'{entry}.{key.removeprefix("module.")}': value for entry in entries
+                   for key, value in checkpoint[entry].items() if isinstance(value, torch.Tensor)}
+        if tensors:
+            return tensors, 'networks'
     container = next((key for key in ('state_dict', 'model', 'module') if isinstance(checkpoint.get(key), Mapping)),
                      None)
     state_dict = checkpoint[container] if container else checkpoint
@@ -134,4 +179,4 @@ def select_backbone(state_dict: Mapping[str, torch.Tensor], keep_head: bool,
     return selected
 
 
-__all__ = ['SUITE_FORMAT', 'SUITE_FORMAT_VERSION', 'FORMATS', 'rename_keys']
+__all__ = ['SUITE_FORMAT', 'SUITE_FORMAT_VERSION', 'FORMATS', 'SOURCE_OPTIONS', 'rename_keys']

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from timm.layers import resample_patch_embed
 
 from ..layers import rel_pos_bias_layout, resize_pos_embed_and_prefix, resize_rel_pos, resize_rel_pos_bias_table
 from .arch import arch_label, check_architecture
@@ -36,12 +37,17 @@ class LoadReport:
     resized: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]]
     dropped: Dict[str, str]
     metadata: Dict[str, Any]
+    adapted: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def unexplained_missing(self) -> List[str]:
         return [key for key, reason in self.missing.items() if reason is None]
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, limit: Optional[int] = 6) -> str:
+        """The report; key patterns (block indices folded) are cut after ``limit`` per line, None lists all."""
         meta, arch = self.metadata, self.metadata['arch']
         expected = len(self.missing) - len(self.unexplained_missing)
         heads = (f"heads {arch['num_heads']} ({arch['num_heads_source']})" if arch['num_heads'] else 'heads unknown')
@@ -53,37 +59,59 @@ class LoadReport:
             f"architecture: {arch_label(arch['embed_dim'], arch['depth'])}, width {arch['embed_dim']}, "
             f"depth {arch['depth']}, {heads}, patch {arch['patch_size']}",
             f"position embedding: {meta['pos_embed_convention']}; input mean {meta['mean']}, std {meta['std']}",
+            f'options: {_options_line(arch)}',
+            *([f'backbone adapted to the checkpoint: {len(self.adapted)}'] if self.adapted else []),
+            *(f'  {option}: {why}' for option, why in self.adapted.items()),
             f'loaded: {len(self.loaded)} tensors',
             f'resized: {len(self.resized)}',
             *(f'  {pattern}: {list(old)} -> {list(new)}' for pattern, old, new in resized),
             f'missing: {len(self.missing)} ({expected} expected)',
-            *_grouped_lines(self.missing, lambda reason: f'expected, {reason}' if reason else 'NOT EXPECTED'),
+            *_grouped_lines(self.missing, lambda reason: f'expected, {reason}' if reason else 'NOT EXPECTED', limit),
             f'unexpected: {len(self.unexpected)}',
-            *(f'  {pattern}' for pattern in _collapse(self.unexpected)),
+            *(f'  {pattern}' for pattern in _collapse(self.unexpected, None if limit is None else limit + 2)),
             f'dropped: {len(self.dropped)}',
-            *_grouped_lines(self.dropped, str),
+            *_grouped_lines(self.dropped, str, limit),
         ]
         return '\n'.join(lines)
 
 
-def _collapse(keys: Sequence[str], limit: int = 8) -> List[str]:
-    """Key patterns with block indices folded (``blocks.*.attn.qkv.weight``), in order, at most ``limit``."""
+def _options_line(arch: Mapping[str, Any]) -> str:
+    """The checkpoint's architecture options beyond the sizes, e.g. ``cls token, 4 register tokens, LayerScale``."""
+    parts = ['cls token' if arch['cls_token'] else 'no cls token']
+    parts += [f"{arch.get('num_reg_tokens')} register tokens"] if arch.get('num_reg_tokens') else []
+    parts += ['LayerScale'] if arch['layer_scale'] else []
+    parts += ['norm_pre'] if arch.get('norm_pre') else []
+    parts += [f"{'SwiGLU ' if arch.get('mlp_layer') == 'swiglu' else ''}MLP x{arch['mlp_ratio']:g}"]
+    parts += [f"activation {arch['act_layer']}"] if arch.get('act_layer') else []
+    parts += [f"norm eps {arch['norm_eps']:g}"] if arch.get('norm_eps') else []
+    parts += [] if arch.get('qkv_bias', True) else ['no qkv bias']
+    return ', '.join(parts)
+
+
+def _collapse(keys: Sequence[str], limit: Optional[int] = 8) -> List[str]:
+    """Key patterns with block indices folded (``blocks.*.attn.qkv.weight``), in order, at most ``limit``
+    (None: all)."""
     patterns = list(dict.fromkeys(re.sub(r'(blocks|layers)\.\d+\.', r'\1.*.', key) for key in keys))
-    return patterns[:limit] + ([f'... {len(patterns) - limit} more'] if len(patterns) > limit else [])
+    if limit is None or len(patterns) <= limit:
+        return patterns
+    return patterns[:limit] + [f'... {len(patterns) - limit} more']
 
 
-def _grouped_lines(reasons: Mapping[str, Optional[str]], label: Callable[[Optional[str]], str]) -> List[str]:
+def _grouped_lines(reasons: Mapping[str, Optional[str]], label: Callable[[Optional[str]], str],
+                   limit: Optional[int] = 6) -> List[str]:
     """One line per reason: ``  <label> [count]: key patterns``."""
     groups: Dict[Optional[str], List[str]] = defaultdict(list)
     for key, reason in reasons.items():
         groups[reason].append(key)
-    return [f"  {label(reason)} [{len(keys)}]: {', '.join(_collapse(keys, 6))}" for reason, keys in groups.items()]
+    return [f"  {label(reason)} [{len(keys)}]: {', '.join(_collapse(keys, limit))}" for reason, keys in groups.items()]
 
 
 def _model_lacks_reason(key: str) -> Optional[str]:
     """Why a checkpoint key the model has no slot for is dropped; None if the model should have had it."""
     if key == 'cls_token':
         return 'model has no cls token (cls_token=False)'
+    if key == 'reg_token':
+        return 'model has no register tokens (window attention and relative positions cannot take them)'
     if key == 'pos_embed':
         return "model has no absolute position embedding (pos_embed='none')"
     if key.startswith('norm.'):
@@ -112,6 +140,8 @@ def _expected_missing_reason(key: str, checkpoint_keys: Sequence[str], keep_head
         return 'LayerScale not in the checkpoint: keeps its init value'
     if key == 'pos_embed' and 'pos_embed' not in checkpoint_keys:
         return 'checkpoint has no absolute position embedding (BEiT): the model keeps its own table'
+    if key == 'cls_token' and 'cls_token' not in checkpoint_keys:
+        return 'checkpoint has no cls token (I-JEPA): keeps its init (adapt_to_pretrained removes it)'
     return None
 
 
@@ -133,6 +163,10 @@ def _resized_to_model(key: str, value: torch.Tensor, target_shape: Tuple[int, ..
                                             3 if model.num_prefix_tokens else 0)
     elif key.endswith(('.attn.rel_pos_h', '.attn.rel_pos_w')) and value.shape[1:] == target_shape[1:]:
         resized = resize_rel_pos(value, target_shape[0])
+    elif key == 'patch_embed.proj.weight' and getattr(model, 'patch_embed_resample', False) \
+            and value.shape[:2] == target_shape[:2]:
+        # FlexiViT's pseudo-inverse resize, timm's implementation (as its checkpoint_filter_fn uses it)
+        resized = resample_patch_embed(value.float(), list(target_shape[2:]), verbose=False).to(value.dtype)
     else:
         return None
     return resized if tuple(resized.shape) == tuple(target_shape) else None
@@ -191,7 +225,8 @@ def load_pretrained(model: nn.Module,
     try:
         state_dict, metadata = to_canonical(checkpoint, keep_head=keep_head, use_target_encoder=use_target_encoder)
         check_architecture(metadata['arch'], embed_dim=model.embed_dim, depth=model.depth,
-                           num_heads=model.num_heads, patch_size=model.patch_size)
+                           num_heads=model.num_heads, patch_size=model.patch_size,
+                           resample_patch=getattr(model, 'patch_embed_resample', False))
         dropped = dict(metadata['dropped'])
         adapted, resized = _adapt_to_model(state_dict, metadata, model, dropped)
         if source is None:
@@ -207,7 +242,8 @@ def load_pretrained(model: nn.Module,
         unexpected=list(result.unexpected_keys),
         resized=resized,
         dropped=dropped,
-        metadata=metadata)
+        metadata=metadata,
+        adapted=dict(getattr(model, 'adapted_options', {})))
     if strict and (report.unexplained_missing or report.unexpected):
         raise CheckpointError(
             f'{source or "checkpoint"}: strict load failed: {len(report.unexplained_missing)} unexpected missing '

@@ -11,6 +11,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from ..registry import WEIGHT_INITIALIZERS
+from .adapt import backbone_options
 from .loading import load_pretrained
 
 
@@ -23,6 +24,9 @@ class PretrainedAnyFormat:
         strict: fail when a backbone tensor is neither loaded nor expected to be missing, or a checkpoint tensor
             finds no slot (:func:`~siameseim.checkpoint.load_pretrained`).
     """
+
+    # what the backbone builds from the checkpoint before its weights are loaded (``adapt_to_pretrained``)
+    backbone_options = staticmethod(backbone_options)
 
     def __init__(self, checkpoint: Union[str, os.PathLike], strict: bool = True) -> None:
         self.checkpoint = checkpoint

@@ -15,6 +15,7 @@ import torch
 from ..compat import warn_if_unsafe_load_forced, weights_only_safe_globals
 from ..finite import describe_keys, non_finite_keys
 from .errors import CheckpointError, UntrustedPickleWarning
+from .hf_folder import hf_config_beside, read_hf_folder
 
 
 def _read_safetensors(path: str) -> dict:
@@ -82,19 +83,31 @@ def read_checkpoint(path: Union[str, os.PathLike], *, trust_pickle: bool = False
     the file raises :class:`CheckpointError` asking for ``trust_pickle=True`` (then ``weights_only=False`` with
     an :class:`UntrustedPickleWarning`). ``.safetensors`` files are read with the safetensors package. Tensors
     holding NaN or inf are refused (:func:`check_finite`): no load path starts from a diverged run's weights.
+    A Hugging Face model folder (or its weights file with ``config.json`` beside it) is read as
+    ``{'state_dict': tensors, 'hf_config': config}`` (:mod:`.hf_folder`).
     """
     warn_if_unsafe_load_forced()
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise CheckpointError(f'{path} is a folder, not a checkpoint file: give the path of the file')
+        checkpoint = read_hf_folder(path, lambda file: _read_file(file, trust_pickle))
+        check_finite(checkpoint, path)
+        return checkpoint
+    checkpoint = _read_file(path, trust_pickle)
+    config = hf_config_beside(path)
+    if config is not None:
+        checkpoint = {'state_dict': checkpoint, 'hf_config': config}
+    check_finite(checkpoint, path)
+    return checkpoint
+
+
+def _read_file(path: str, trust_pickle: bool) -> dict:
+    """One checkpoint file (``torch.save`` or safetensors) as a dict, before the finiteness check."""
     if not os.path.isfile(path):
         raise CheckpointError(f'{path}: no such file: check the path')
     if os.path.getsize(path) == 0:
         raise CheckpointError(f'{path} is empty: re-download or re-save the checkpoint')
     if path.endswith('.safetensors'):
-        checkpoint = _read_safetensors(path)
-        check_finite(checkpoint, path)
-        return checkpoint
+        return _read_safetensors(path)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='Detected pickle protocol')
@@ -113,7 +126,6 @@ def read_checkpoint(path: Union[str, os.PathLike], *, trust_pickle: bool = False
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f'{path} holds a {type(checkpoint).__name__}, not a checkpoint: expected a '
                               f'state dict or a dict wrapping one (model / state_dict / module)')
-    check_finite(checkpoint, path)
     return dict(checkpoint)
 
 

@@ -4,9 +4,10 @@ from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from timm.layers import DropPath, Mlp
+from timm.layers import DropPath
 
 from .attention import Attention
+from .mlp import build_mlp
 from .window import window_partition, window_unpartition
 
 
@@ -26,7 +27,8 @@ class Block(nn.Module):
 
     With ``window_size > 0`` the attention runs inside non-overlapping windows of the token grid (ViTDet);
     such blocks take no prefix tokens. ``norm_layer(dim)`` replaces the LayerNorms (the SiameseIM projector
-    and predictor use batch norm).
+    and predictor use batch norm). ``act_layer`` and ``mlp_layer`` choose the MLP (:func:`build_mlp`: GELU,
+    QuickGELU for OpenAI CLIP, packed SwiGLU for DINOv2 ViT-g); its hidden width is ``round(dim * mlp_ratio)``.
     """
 
     def __init__(self,
@@ -42,7 +44,9 @@ class Block(nn.Module):
                  rel_pos_bias_grid: Optional[Tuple[int, int]] = None,
                  num_prefix_tokens: int = 0,
                  attn_impl: str = 'sdpa',
-                 norm_layer: Optional[Callable[[int], nn.Module]] = None) -> None:
+                 norm_layer: Optional[Callable[[int], nn.Module]] = None,
+                 act_layer: str = 'gelu',
+                 mlp_layer: str = 'mlp') -> None:
         super().__init__()
         if norm_layer is None:
             norm_layer = functools.partial(nn.LayerNorm, eps=norm_eps)
@@ -61,7 +65,7 @@ class Block(nn.Module):
         self.ls1 = LayerScale(dim, layer_scale_init) if layer_scale_init is not None else nn.Identity()
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = norm_layer(dim)
-        self.mlp = Mlp(in_features=dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
+        self.mlp = build_mlp(dim, round(dim * mlp_ratio), act_layer, mlp_layer)
         self.ls2 = LayerScale(dim, layer_scale_init) if layer_scale_init is not None else nn.Identity()
         self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 

@@ -12,9 +12,10 @@ ARCHS: Dict[str, Dict[str, int]] = {
     'base': dict(embed_dim=768, depth=12, num_heads=12, patch_size=16),
     'large': dict(embed_dim=1024, depth=24, num_heads=16, patch_size=16),
     'huge': dict(embed_dim=1280, depth=32, num_heads=16, patch_size=14),
+    'giant': dict(embed_dim=1536, depth=40, num_heads=24, patch_size=14),  # DINOv2 ViT-g/14
 }
-_ARCH_LETTERS = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large', 'h': 'huge'}
-_ARCH_PATTERN = re.compile(r'^(?:vit)?[-_/ ]?(tiny|small|base|large|huge|t|s|b|l|h)'
+_ARCH_LETTERS = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large', 'h': 'huge', 'g': 'giant'}
+_ARCH_PATTERN = re.compile(r'^(?:vit)?[-_/ ]?(tiny|small|base|large|huge|giant|t|s|b|l|h|g)'
                            r'(?:[-_/ ]?(?:patch)?(\d+))?(?:[-_]\d+)?$')
 
 

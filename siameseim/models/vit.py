@@ -9,7 +9,7 @@ The backbone does not import the checkpoint importer: ``init_weights`` builds th
 initializer from the ``siameseim`` weight-initializer registry, which :mod:`siameseim.checkpoint` fills (the
 registry imports it on first use). The importer reads the backbone's sizes and grids from its attributes.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -22,6 +22,7 @@ from .presets import ARCHS, resolve_arch
 
 POS_EMBED_TYPES = ('sincos', 'learned', 'none')
 GLOBAL_POOLS = (None, 'avg', 'cls')
+PATCH_SIZE_POLICIES = ('auto', 'native', 'resample')
 
 
 def _pair(value: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -73,9 +74,21 @@ class ViT(BaseModule):
         frozen_stages: -1 freezes nothing, 0 the patch/position embeddings, k also the first k blocks.
         attn_impl: ``'sdpa'`` (fused kernels) or ``'eager'`` (reference).
         norm_eps: LayerNorm epsilon (1e-6 throughout the paper's models).
+        num_reg_tokens: register tokens (DINOv2 with registers) after the cls token; they get no position.
+        norm_pre: LayerNorm on the tokens before the first block (CLIP's ``ln_pre``).
+        act_layer: MLP activation, ``'gelu'``, ``'gelu_tanh'`` or ``'quick_gelu'`` (OpenAI CLIP).
+        mlp_layer: ``'mlp'`` or ``'swiglu'`` (packed SwiGLU, DINOv2 ViT-g).
         pretrained: checkpoint of any format :mod:`siameseim.checkpoint` knows, loaded by ``init_weights``.
         pretrained_strict: fail when a backbone tensor is neither loaded nor expected to be missing (e.g.
             zero-init relative positions), or a checkpoint tensor finds no slot; set False to load partially.
+        adapt_to_pretrained: give the backbone what the ``pretrained`` checkpoint's architecture needs and the
+            recipe does not fix (LayerScale, registers, ``norm_pre``, activation, MLP layout and width, qkv
+            bias, norm epsilon, no cls token with average instead of cls pooling, the patch size); the changes
+            are kept in ``adapted_options`` and printed with the load report. Width and depth never change.
+        pretrained_patch_size: for a checkpoint of another patch size, ``'native'`` takes its patch (the grid
+            follows), ``'resample'`` keeps ``patch_size`` and resamples the patch embedding at load (FlexiViT,
+            timm ``resample_patch_embed``), ``'auto'`` resamples for dense backbones (``out_indices`` or window
+            attention: their recipes assume their grid) and keeps the native patch otherwise.
         init_cfg: mmengine style; ``dict(type='Pretrained', checkpoint=PATH)`` is the same as ``pretrained``.
     """
 
@@ -109,8 +122,14 @@ class ViT(BaseModule):
                  frozen_stages: int = -1,
                  attn_impl: str = 'sdpa',
                  norm_eps: float = 1e-6,
+                 num_reg_tokens: int = 0,
+                 norm_pre: bool = False,
+                 act_layer: str = 'gelu',
+                 mlp_layer: str = 'mlp',
                  pretrained: Optional[str] = None,
                  pretrained_strict: bool = True,
+                 adapt_to_pretrained: bool = True,
+                 pretrained_patch_size: str = 'auto',
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' and pretrained is None:
             pretrained, init_cfg = init_cfg.get('checkpoint'), None
@@ -122,6 +141,23 @@ class ViT(BaseModule):
         patch_size = patch_size if patch_size is not None else preset.get('patch_size', 16)
         if None in (embed_dim, depth, num_heads):
             raise ValueError('give an arch preset or all of embed_dim, depth and num_heads')
+        if pretrained_patch_size not in PATCH_SIZE_POLICIES:
+            raise ValueError(f'pretrained_patch_size must be one of {PATCH_SIZE_POLICIES}, '
+                             f'got {pretrained_patch_size!r}')
+        dense = out_indices is not None or window_size > 0
+        self.patch_embed_resample = pretrained_patch_size == 'resample' or (pretrained_patch_size == 'auto'
+                                                                            and dense)
+        self.adapted_options: Dict[str, str] = {}
+        if pretrained is not None and adapt_to_pretrained:
+            options = self._options_for_checkpoint(
+                pretrained, embed_dim, registers_fit=not (window_size or use_rel_pos_bias or use_rel_pos),
+                patch_size=patch_size, cls_token=cls_token, global_pool=global_pool,
+                layer_scale_init=layer_scale_init, num_reg_tokens=num_reg_tokens, norm_pre=norm_pre,
+                act_layer=act_layer, mlp_layer=mlp_layer, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, norm_eps=norm_eps)
+            patch_size, cls_token, global_pool = options['patch_size'], options['cls_token'], options['global_pool']
+            layer_scale_init, num_reg_tokens = options['layer_scale_init'], options['num_reg_tokens']
+            norm_pre, act_layer, mlp_layer = options['norm_pre'], options['act_layer'], options['mlp_layer']
+            mlp_ratio, qkv_bias, norm_eps = options['mlp_ratio'], options['qkv_bias'], options['norm_eps']
         if pos_embed not in POS_EMBED_TYPES:
             raise ValueError(f'pos_embed must be one of {POS_EMBED_TYPES}, got {pos_embed!r}')
         if global_pool not in GLOBAL_POOLS:
@@ -133,6 +169,9 @@ class ViT(BaseModule):
                              'use use_rel_pos=True (decomposed) for windowed backbones')
         if num_classes and global_pool is None:
             raise ValueError("a classification head (num_classes > 0) needs global_pool='avg' or 'cls'")
+        if num_reg_tokens and (window_size or use_rel_pos_bias or use_rel_pos):
+            raise ValueError('register tokens need plain global attention: build the backbone without window '
+                             'attention and relative positions, or with num_reg_tokens=0')
 
         self.embed_dim, self.depth, self.num_heads, self.patch_size = embed_dim, depth, num_heads, patch_size
         self.img_size = _pair(img_size)
@@ -140,6 +179,9 @@ class ViT(BaseModule):
         pretrain_size = _pair(pretrain_img_size) if pretrain_img_size is not None else self.img_size
         self.pos_embed_grid = (pretrain_size[0] // patch_size, pretrain_size[1] // patch_size)
         self.num_prefix_tokens = 1 if cls_token else 0
+        self.num_reg_tokens = num_reg_tokens
+        # tokens in front of the patch tokens: cls (with a position row) then registers (without)
+        self.num_leading_tokens = self.num_prefix_tokens + num_reg_tokens
         self.window_size = window_size
         self.global_attn_indexes = tuple(global_attn_indexes)
         self.out_indices = tuple(i % depth for i in out_indices) if out_indices is not None else None
@@ -153,6 +195,7 @@ class ViT(BaseModule):
 
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cls_token else None
+        self.reg_token = nn.Parameter(torch.zeros(1, num_reg_tokens, embed_dim)) if num_reg_tokens else None
         if pos_embed == 'none':
             self.pos_embed = None
         else:
@@ -160,7 +203,7 @@ class ViT(BaseModule):
             num_rows = self.num_prefix_tokens + self.pos_embed_grid[0] * self.pos_embed_grid[1]
             self.pos_embed = nn.Parameter(torch.zeros(1, num_rows, embed_dim), requires_grad=trainable)
 
-        drop_path_rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        drop_path_rates = torch.linspace(0, drop_path_rate, depth, device='cpu').tolist()
         blocks = []
         for index in range(depth):
             windowed = window_size > 0 and index not in self.global_attn_indexes
@@ -178,14 +221,24 @@ class ViT(BaseModule):
                     rel_pos_size=attn_grid if use_rel_pos else None,
                     rel_pos_bias_grid=self.grid_size if use_rel_pos_bias else None,
                     num_prefix_tokens=self.num_prefix_tokens,
-                    attn_impl=attn_impl))
+                    attn_impl=attn_impl,
+                    act_layer=act_layer,
+                    mlp_layer=mlp_layer))
         self.blocks = nn.ModuleList(blocks)
+        self.norm_pre = nn.LayerNorm(embed_dim, eps=norm_eps) if norm_pre else None
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps) if final_norm else None
         use_fc_norm = global_pool == 'avg' if fc_norm is None else fc_norm
         self.fc_norm = nn.LayerNorm(embed_dim, eps=norm_eps) if use_fc_norm else None
         self.head = nn.Linear(embed_dim, num_classes) if num_classes else None
         self._init_parameters()
         self._freeze_stages()
+
+    def _options_for_checkpoint(self, checkpoint: str, embed_dim: int, registers_fit: bool, **options) -> dict:
+        """``options`` with what ``checkpoint`` needs (the importer's ``backbone_options``, via the registry)."""
+        adapt = WEIGHT_INITIALIZERS.get('siameseim.PretrainedAnyFormat').backbone_options
+        options, self.adapted_options = adapt(checkpoint, options, embed_dim=embed_dim,
+                                              resample_patch=self.patch_embed_resample, registers_fit=registers_fit)
+        return options
 
     def _init_parameters(self) -> None:
         """SiameseIM/MAE init: Xavier-uniform linears and flattened patch conv, N(0, 0.02) cls token."""
@@ -201,6 +254,8 @@ class ViT(BaseModule):
         nn.init.xavier_uniform_(proj.data.view(proj.shape[0], -1))
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=0.02)
+        if self.reg_token is not None:
+            nn.init.normal_(self.reg_token, std=0.02)
         if self.pos_embed is not None:
             with torch.no_grad():
                 if self.pos_embed_type == 'sincos':
@@ -213,14 +268,15 @@ class ViT(BaseModule):
     def _frozen_modules(self):
         if self.frozen_stages < 0:
             return []
-        return [self.patch_embed] + list(self.blocks[:self.frozen_stages])
+        return [self.patch_embed] + ([self.norm_pre] if self.norm_pre is not None else []) \
+            + list(self.blocks[:self.frozen_stages])
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:
             return
         if self.frozen_stages > self.depth:
             raise ValueError(f'frozen_stages={self.frozen_stages} exceeds the {self.depth} blocks')
-        for param in (self.cls_token, self.pos_embed):
+        for param in (self.cls_token, self.reg_token, self.pos_embed):
             if param is not None:
                 param.requires_grad = False
         for module in self._frozen_modules():
@@ -245,10 +301,11 @@ class ViT(BaseModule):
 
     def embed_tokens(self, x: torch.Tensor,
                      ids_keep: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Tuple[int, int]]:
-        """Patch tokens plus positions (and prefix tokens): ``[B, prefix + N, D]`` and the token grid.
+        """Patch tokens plus positions and the leading tokens: ``[B, leading + N, D]`` and the token grid.
 
-        ``ids_keep [B, V]`` keeps only those patch tokens (raster indices), in that order — the visible
-        tokens of masked pretraining.
+        The leading tokens are the cls token (plus its position row) and the register tokens (no position), in
+        that order, as DINOv2 places them; ``norm_pre`` (CLIP) follows. ``ids_keep [B, V]`` keeps only those
+        patch tokens (raster indices), in that order — the visible tokens of masked pretraining.
         """
         tokens, grid = self.patch_embed(x)
         if self.pos_embed is not None:
@@ -262,6 +319,12 @@ class ViT(BaseModule):
             if self.pos_embed is not None:
                 cls = cls + self.pos_embed[:, :1]
             tokens = torch.cat([cls.expand(tokens.shape[0], -1, -1).to(tokens.dtype), tokens], dim=1)
+        if self.reg_token is not None:
+            registers = self.reg_token.expand(tokens.shape[0], -1, -1).to(tokens.dtype)
+            cls_part, patches = tokens[:, :self.num_prefix_tokens], tokens[:, self.num_prefix_tokens:]
+            tokens = torch.cat([cls_part, registers, patches], dim=1)
+        if self.norm_pre is not None:
+            tokens = self.norm_pre(tokens)
         return tokens, grid
 
     def _check_masking_supported(self) -> None:
@@ -276,7 +339,7 @@ class ViT(BaseModule):
         return block(x, grid)
 
     def forward_features(self, x: torch.Tensor, ids_keep: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """All tokens after the last block (and the final norm if present): ``[B, prefix + N, D]``."""
+        """All tokens after the last block (and the final norm if present): ``[B, leading + N, D]``."""
         if ids_keep is not None:
             self._check_masking_supported()
         x, grid = self.embed_tokens(x, ids_keep)
@@ -293,21 +356,26 @@ class ViT(BaseModule):
             x = self.run_block(block, x, grid)
             if index in out_indices:
                 out = self.norm(x) if index == self.depth - 1 and self.norm is not None else x
-                out = out[:, self.num_prefix_tokens:]
+                out = out[:, self.num_leading_tokens:]
                 outputs.append(out.transpose(1, 2).reshape(x.shape[0], self.embed_dim, *grid))
         return tuple(outputs)
 
     def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Pool ``[B, prefix + N, D]`` tokens (cls or average + fc_norm) and apply the head."""
-        if self.global_pool == 'cls':
-            pooled = tokens[:, 0]
-        else:
-            pooled = tokens[:, self.num_prefix_tokens:].mean(dim=1)
+        """Pool ``[B, leading + N, D]`` tokens (cls, or the average of the patch tokens, + fc_norm) and apply
+        the head."""
+        pooled = self.image_features(tokens, 'cls' if self.global_pool == 'cls' else 'avg')
         if self.fc_norm is not None:
             pooled = self.fc_norm(pooled)
         if pre_logits or self.head is None:
             return pooled
         return self.head(pooled)
+
+    def image_features(self, tokens: torch.Tensor, pool: Optional[str] = None) -> torch.Tensor:
+        """One vector per image from ``[B, leading + N, D]`` tokens: the cls token (``pool='cls'``, or None with a
+        cls token), else the mean of the patch tokens (registers excluded), as I-JEPA is evaluated."""
+        if pool == 'cls' or (pool is None and self.cls_token is not None):
+            return tokens[:, 0]
+        return tokens[:, self.num_leading_tokens:].mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Dense maps when ``out_indices`` is set, else logits / pooled features, else all tokens."""

@@ -36,18 +36,24 @@ def _read_json(path: str) -> dict:
 
 
 def file_sha256(path: str, cache_dir: Optional[str] = None) -> str:
-    """Hex sha256 of the file at ``path``, read in 1 MiB chunks; with ``cache_dir``, remembered there under
-    (absolute path, size, mtime) and reused while those are unchanged."""
-    stat = os.stat(path)
-    key = f'{osp.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}'
+    """Hex sha256 of the file at ``path``, read in 1 MiB chunks (of a folder, e.g. a Hugging Face model: of its
+    files' relative names and contents, in name order); with ``cache_dir``, remembered there under (absolute
+    path, size, mtime of every file) and reused while those are unchanged."""
+    files = sorted(osp.join(root, name) for root, _, names in os.walk(path) for name in names) \
+        if osp.isdir(path) else [path]
+    stats = [os.stat(file) for file in files]
+    key = f'{osp.abspath(path)}|' + '|'.join(f'{stat.st_size}|{stat.st_mtime_ns}' for stat in stats)
     cache_path = osp.join(cache_dir, HASH_CACHE) if cache_dir else None
     cache = _read_json(cache_path) if cache_path else {}
     if key in cache:
         return cache[key]
     digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b''):
-            digest.update(chunk)
+    for file in files:
+        if file != path:
+            digest.update(osp.relpath(file, path).encode() + b'\0')
+        with open(file, 'rb') as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b''):
+                digest.update(chunk)
     if cache_path:
         cache[key] = digest.hexdigest()
         write_text_atomically(cache_path, json.dumps(cache, indent=1))
@@ -55,7 +61,8 @@ def file_sha256(path: str, cache_dir: Optional[str] = None) -> str:
 
 
 def checkpoint_provenance(path: Optional[str], cache_dir: Optional[str] = None) -> Dict[str, object]:
-    """``{'sha256', 'format', 'detected_arch'}`` of a checkpoint file (all None for random initialisation)."""
+    """``{'sha256', 'format', 'detected_arch'}`` of a checkpoint file or model folder (all None for random
+    initialisation)."""
     if path is None:
         return dict(sha256=None, format=None, detected_arch=None)
     from ..checkpoint import read_checkpoint, to_canonical

@@ -142,7 +142,7 @@ def parse_checkpoint_args(specs: Sequence[str], default_arch: str) -> List[Suite
     for spec in specs:
         name, _, path = spec.rpartition('=')
         name = name or osp.splitext(osp.basename(path))[0]
-        if path != 'random' and not osp.isfile(path):
+        if path != 'random' and not osp.exists(path):  # a file, or a Hugging Face model folder
             raise FileNotFoundError(f'checkpoint {path} of {name!r} does not exist: pass NAME=PATH with an existing '
                                     f'file, or NAME=random for a randomly initialised baseline')
         if path != 'random':

@@ -367,3 +367,9 @@ def test_lars_is_registered_and_rejects_bad_values():
     assert OPTIMIZERS.get('siameseim.LARS') is LARS
     with pytest.raises(ValueError, match='momentum'):
         LARS(model.parameters(), lr=0.1, momentum=1.0)
+
+
+def test_clip_norm_pre_and_register_tokens_sit_in_the_stem_layer():
+    from siameseim.optim import get_layer_id
+
+    assert get_layer_id('norm_pre.weight', 12) == get_layer_id('reg_token', 12) == 0

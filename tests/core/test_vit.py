@@ -341,3 +341,76 @@ def test_decomposed_rel_pos_without_a_bias_tensor_gives_eager_gradients():
         assert a.grad is not None and b.grad is not None, name
         assert torch.allclose(a.grad, b.grad, atol=1e-5), name
     assert sdpa.blocks[1].attn.rel_pos_h.grad.abs().sum() > 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Capabilities of other pretraining sources: registers, norm_pre, activations, SwiGLU, patch size, no cls token
+
+
+def test_register_tokens_follow_the_cls_token_without_position_and_stay_out_of_pooling_and_maps():
+    model = tiny_vit(img_size=64, num_reg_tokens=3, pos_embed='learned', global_pool='avg', fc_norm=False,
+                     out_indices=None)
+    nn.init.normal_(model.pos_embed)
+    tokens, grid = model.embed_tokens(images())
+    assert tokens.shape == (2, 1 + 3 + 16, 64) and grid == (4, 4)
+    assert torch.equal(tokens[0, 1:4], model.reg_token[0])  # no position added
+    torch.testing.assert_close(tokens[0, 0], (model.cls_token + model.pos_embed[:, :1])[0, 0])
+    features = model.forward_features(images())
+    torch.testing.assert_close(model(images()), features[:, 4:].mean(1))
+    dense = tiny_vit(img_size=64, num_reg_tokens=3, out_indices=(3, ))
+    assert dense(images())[0].shape == (2, 64, 4, 4)
+
+
+def test_register_tokens_need_global_attention_and_freeze_with_the_stem():
+    with pytest.raises(ValueError, match='register tokens need plain global attention'):
+        tiny_vit(img_size=64, cls_token=False, num_reg_tokens=4, window_size=2, use_rel_pos=True)
+    model = tiny_vit(img_size=64, num_reg_tokens=2, norm_pre=True, frozen_stages=0)
+    assert not model.reg_token.requires_grad and not model.norm_pre.weight.requires_grad
+
+
+def test_norm_pre_quick_gelu_and_packed_swiglu_match_timm():
+    clip = timm.create_model('vit_base_patch16_clip_quickgelu_224', pretrained=False, embed_dim=64, depth=2,
+                             num_heads=4, img_size=64, num_classes=0).eval()
+    model = tiny_vit(depth=2, img_size=64, pos_embed='learned', norm_pre=True, act_layer='quick_gelu', norm_eps=1e-5)
+    state = dict(clip.state_dict(), **{'patch_embed.proj.bias': torch.zeros(64)})
+    assert not model.load_state_dict(state, strict=False).missing_keys
+    torch.testing.assert_close(model.forward_features(images()), clip.forward_features(images()), atol=1e-5, rtol=0)
+    swiglu = tiny_vit(depth=1, mlp_layer='swiglu', mlp_ratio=170 / 64)
+    assert swiglu.blocks[0].mlp.fc1.weight.shape == (170, 64) and swiglu.blocks[0].mlp.fc2.weight.shape == (64, 85)
+    with pytest.raises(ValueError, match="act_layer must be one of"):
+        tiny_vit(act_layer='relu6')
+
+
+def test_image_features_is_the_cls_token_or_the_mean_patch_token():
+    with_cls, without = tiny_vit(img_size=64, num_reg_tokens=1), tiny_vit(img_size=64, cls_token=False)
+    tokens = torch.randn(2, 18, 64)
+    assert torch.equal(with_cls.image_features(tokens), tokens[:, 0])
+    assert torch.equal(without.image_features(tokens[:, :16]), tokens[:, :16].mean(1))
+
+
+@pytest.mark.parametrize('policy, dense, patch', [('auto', False, 8), ('auto', True, 16), ('native', True, 8),
+                                                  ('resample', False, 16)])
+def test_patch_size_of_a_checkpoint_is_taken_or_resampled(policy, dense, patch, tmp_path):
+    source = tiny_vit(img_size=32, patch_size=8, pos_embed='learned', layer_scale_init=0.5)
+    path = tmp_path / 'p8.pth'
+    torch.save({'model': source.state_dict()}, path)
+    model = tiny_vit(img_size=64, pos_embed='learned', pretrained=str(path), pretrained_patch_size=policy,
+                     out_indices=(3, ) if dense else None)
+    assert model.patch_size == patch and model.blocks[0].ls1.gamma.shape == (64, )
+    model.init_weights()
+    if patch == 16:
+        assert model.patch_embed.proj.weight.shape == (64, 3, 16, 16)
+
+
+def test_without_adaptation_the_recipe_is_kept_and_strict_loading_names_the_misfit(tmp_path):
+    from siameseim import CheckpointError
+
+    source = tiny_vit(img_size=64, pos_embed='learned', layer_scale_init=0.5)
+    path = tmp_path / 'ls.pth'
+    torch.save({'model': source.state_dict()}, path)
+    model = tiny_vit(img_size=64, pos_embed='learned', pretrained=str(path), adapt_to_pretrained=False)
+    assert isinstance(model.blocks[0].ls1, nn.Identity) and model.adapted_options == {}
+    with pytest.raises(CheckpointError, match=r'unused keys \(blocks.\*.ls1.gamma'):
+        model.init_weights()
+    with pytest.raises(ValueError, match='pretrained_patch_size must be one of'):
+        tiny_vit(pretrained_patch_size='flexi')

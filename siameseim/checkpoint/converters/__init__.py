@@ -11,7 +11,12 @@ from typing import Callable, Dict
 import torch
 
 from .beit import from_beit
+from .clip import from_clip
 from .deit import from_deit_distilled
+from .dino import from_dino
+from .dinov2 import from_dinov2
+from .hf import from_hf
+from .ijepa import from_ijepa
 from .mm import from_mm
 from .moco import from_moco
 from .siameseim import from_siameseim_pretrain
@@ -28,9 +33,22 @@ CONVERTERS: Dict[str, Converter] = {
     'siameseim-suite-downstream': from_suite_downstream,
     'siameseim-suite-pretrain': from_suite_pretrain,
     'deit-distilled': from_deit_distilled,
+    'dino': from_dino,
+    'ibot': from_dino,
+    'dinov2': from_dinov2,
+    'clip-openai': from_clip,
+    'openclip': from_clip,
+    'ijepa': from_ijepa,
+    'hf-vit': from_hf,
+    'hf-vit-mae': from_hf,
+    'hf-dinov2': from_hf,
+    'hf-beit': from_hf,
+    'hf-data2vec-vision': from_hf,
 }
 
-# Formats whose checkpoints can hold a second (target / momentum) encoder.
-TARGET_ENCODER_FORMATS = ('siameseim-pretrain', 'siameseim-suite-pretrain', 'moco-v3')
+# Formats whose checkpoints can hold a second (target / momentum) encoder. DINO, iBOT, DINOv2 and I-JEPA load
+# their teacher / target encoder by default (what those methods evaluate); the flag asks for it explicitly.
+TARGET_ENCODER_FORMATS = ('siameseim-pretrain', 'siameseim-suite-pretrain', 'moco-v3', 'dino', 'ibot', 'dinov2',
+                          'ijepa')
 
 __all__ = ['CONVERTERS', 'Converter', 'TARGET_ENCODER_FORMATS']
