@@ -126,7 +126,7 @@ def test_l2_loss_is_unigrads_positive_term_on_the_layernormed_target():
     assert isinstance(model.loss_fn, FeatureL2Loss)
     data = batch()
     out = model(**data, mode='tensor')
-    pred, target = out['pred'].double(), out['target'].double()
+    pred, target = out['pred'].detach().double(), out['target'].double()
     target = (target - target.mean(-1, keepdim=True)) / (target.var(-1, unbiased=False, keepdim=True) + 1e-5).sqrt()
     expected = (pred - target).square().sum(-1).mean() / pred.shape[-1]
     with torch.no_grad():
