@@ -7,16 +7,24 @@ from mmengine.registry import PARAM_SCHEDULERS
 from siameseim.suite.demo import pretrain_config, pretrain_schedule
 
 
-def _learning_rates(param_scheduler, total_iters: int, lr: float):
-    """The lr of each of ``total_iters`` iterations under mmengine's schedulers built from ``param_scheduler``."""
+def _learning_rates(param_scheduler, total_iters: int, lr: float, epoch_length: int = 1):
+    """The lr of each of ``total_iters`` iterations under the schedulers of ``param_scheduler``, built as
+    mmengine's runner builds them (``convert_to_iter_based`` ones with the epoch length); epoch-based ones step
+    at the end of each epoch."""
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=lr)
     wrapper = OptimWrapper(optimizer)
-    schedulers = [PARAM_SCHEDULERS.build(dict(cfg, optimizer=wrapper)) for cfg in param_scheduler]
+    schedulers = []
+    for cfg in param_scheduler:
+        cfg = dict(cfg, optimizer=wrapper)
+        if cfg.get('convert_to_iter_based'):
+            cfg['epoch_length'] = epoch_length
+        schedulers.append(PARAM_SCHEDULERS.build(cfg))
     rates = []
-    for _ in range(total_iters):
+    for step in range(total_iters):
         rates.append(optimizer.param_groups[0]['lr'])
         for scheduler in schedulers:
-            scheduler.step()
+            if not scheduler.by_epoch or (step + 1) % epoch_length == 0:
+                scheduler.step()
     return rates
 
 
@@ -45,5 +53,5 @@ def test_a_one_iteration_epoch_still_trains_at_the_configured_lr(tmp_path, metho
     total = cfg.train_cfg.max_epochs * (40 // 32)
     assert total >= 8
     lr = cfg.optim_wrapper.optimizer.lr
-    rates = _learning_rates(cfg.param_scheduler, total, lr)
+    rates = _learning_rates(cfg.param_scheduler, total, lr, epoch_length=40 // 32)
     assert max(rates) == pytest.approx(lr, rel=1e-6)
