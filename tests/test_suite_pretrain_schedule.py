@@ -1,4 +1,6 @@
 """The demo's tiny pretraining schedule: every run, however short, reaches its full learning rate."""
+import json
+
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
@@ -88,3 +90,26 @@ def test_both_tiny_pretrainings_move_their_encoders_away_from_the_common_init(tm
     for key in siameseim:
         change = (siameseim[key] - mae[key]).norm() / mae[key].norm()
         assert change > 1e-2, f'{key}: the two pretrainings differ by only {change:.1e}'
+
+
+@pytest.mark.slow
+def test_learning_curve_probes_random_init_and_every_checkpoint(tmp_path, capsys):
+    import numpy as np
+
+    from robustness.toy import toy_wnids
+    from siameseim.suite.learning_curve import PROBES, main
+    from siameseim.suite.toy_data import ToyWorldSizes, write_classification
+    from siameseim.suite.toy_world import ToyWorld
+
+    write_classification(str(tmp_path / 'data'), ToyWorld(num_classes=4), list(toy_wnids(4)),
+                         ToyWorldSizes(train_per_class=10, val_per_class=3, ood_per_class=1, image_size=64),
+                         np.random.default_rng(0))
+    assert main(['--method', 'mae', '--iterations', '3', '--every', '1', '--out', str(tmp_path / 'out'),
+                 '--data-root', str(tmp_path / 'data')]) == 0
+    rows = json.loads((tmp_path / 'out' / 'curve_mae.json').read_text())
+    assert [row['iterations'] for row in rows] == [0, 1, 2, 3]  # 40 images at batch 32: one step an epoch
+    assert all(0 <= row[name] <= 100 and row[name] * 12 == pytest.approx(round(row[name] * 12))
+               for row in rows for name in PROBES)  # whole images of the 12 val images
+    assert '| random init |' in capsys.readouterr().out
+    assert main(['--out', str(tmp_path / 'x'), '--data-root', str(tmp_path / 'nothing')]) == 2
+    assert 'has no imagenet/train' in capsys.readouterr().err

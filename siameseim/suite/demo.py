@@ -63,10 +63,11 @@ def pretrain_schedule(total_iters: int, warmup_fraction: float = 0.1) -> list:
     ]
 
 
-def pretrain_config(method: str, data_root: str, iterations: int, batch_size: int) -> Config:
+def pretrain_config(method: str, data_root: str, iterations: int, batch_size: int,
+                    checkpoint_every: Optional[int] = None) -> Config:
     """The tiny ``method`` (``siameseim`` or ``mae``) pretraining on the toy ImageNet train images, about
     ``iterations`` steps of ``batch_size`` images (whole epochs, at least two and three steps), with the demo
-    backbone."""
+    backbone; the final checkpoint only, or one every ``checkpoint_every`` epochs (all kept)."""
     cfg = Config.fromfile(PRETRAIN_CONFIGS[method])
     images = osp.join(data_root, 'imagenet', 'train')
     num_images = sum(len(files) for _, _, files in os.walk(images))
@@ -77,17 +78,20 @@ def pretrain_config(method: str, data_root: str, iterations: int, batch_size: in
     cfg.train_dataloader.dataset.root = images
     cfg.train_cfg.max_epochs = epochs
     cfg.param_scheduler = pretrain_schedule(epochs * per_epoch)
-    cfg.default_hooks.checkpoint.interval = epochs
+    if checkpoint_every is None:
+        cfg.default_hooks.checkpoint.interval = epochs
+    else:
+        cfg.default_hooks.checkpoint.update(interval=checkpoint_every, max_keep_ckpts=-1)
     cfg.default_hooks.logger.interval = 20
     return cfg
 
 
 def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, batch_size: int,
-                  ctx: SuiteContext) -> str:
+                  ctx: SuiteContext, checkpoint_every: Optional[int] = None) -> str:
     """Pretrain the tiny ``method`` with ``tools/train.py`` (resuming if interrupted); returns its final
-    checkpoint."""
+    checkpoint (``checkpoint_every``: see :func:`pretrain_config`)."""
     done = osp.join(work_dir, 'last_checkpoint')
-    cfg = pretrain_config(method, data_root, iterations, batch_size)
+    cfg = pretrain_config(method, data_root, iterations, batch_size, checkpoint_every)
     final = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
     label = PRETRAIN_LABELS[method]
     if osp.isfile(done) and osp.isfile(final):
