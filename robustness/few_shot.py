@@ -11,7 +11,7 @@ when it is installed, otherwise full-batch L-BFGS in torch (fp64, strong-Wolfe l
 objective; the two agree to the solver tolerance (tested). As in cyanure, the classifier covers the classes
 present in the training set. The SimCLR 1 % list ships as package data (:data:`SIMCLR_1PERCENT`)::
 
-    python -m robustness.few_shot CHECKPOINT --data-root data/imagenet [--subset-file LIST] \
+    python -m siameseim.robustness.few_shot CHECKPOINT --data-root data/imagenet [--subset-file LIST] \
         [--arch vit-b] [--lambd 0.1] [--solver auto|cyanure|lbfgs] [--cache DIR] [--out DIR]
 """
 import argparse
@@ -35,7 +35,7 @@ from siameseim.checkpoint import CheckpointError, load_pretrained
 from siameseim.models import ViT
 from siameseim.models.vit import resolve_arch
 
-from .cli import error_line
+from siameseim.errors import error_line
 from .datasets import CorruptImageError, scan_wnid_folder
 from .labels import imagenet_1k_index
 from .loading import iterate_batches

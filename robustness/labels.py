@@ -13,7 +13,7 @@ SUBSETS = ('a', 'r')
 
 
 def _read_wnids(name: str) -> Tuple[str, ...]:
-    text = resources.files('robustness').joinpath('data', name).read_text()
+    text = resources.files('siameseim.robustness').joinpath('data', name).read_text()
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 

@@ -1,4 +1,4 @@
-"""Compatibility fixes that let the pinned OpenMMLab / LVIS / timm stack run on current torch, numpy and Pillow.
+"""Compatibility fixes that let the pinned OpenMMLab / timm stack run on current torch, numpy and Pillow.
 
 The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siameseim``) applies them all:
 
@@ -6,31 +6,32 @@ The fixes are narrow and idempotent, and :func:`apply_all` (run on ``import siam
   mmengine 0.10.7 calls ``torch.load`` without ``weights_only``, and its checkpoints pickle the message hub:
   ``HistoryBuffer`` objects holding numpy arrays, numpy scalars (``eta``, best scores) and the buffer's
   statistic methods (pickled as ``getattr(HistoryBuffer, 'mean')``). Resuming therefore fails with
-  "Unsupported global". The fix allow-lists exactly those globals for weights-only loading; nothing is
-  loaded with ``weights_only=False``.
+  "Unsupported global". The fix allow-lists those globals for weights-only loading; nothing is loaded with
+  ``weights_only=False``. :func:`weights_only_safe_globals` is the suite's one allow-list: the same list serves
+  :func:`siameseim.checkpoint.read_checkpoint`.
 * :func:`load_mmengine_checkpoints_weights_only`: mmengine's loader for local files (``load_from``,
   ``init_cfg=dict(type='Pretrained')``, the checkpoint hook's publishing) calls ``torch.load`` without
   ``weights_only``, which ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns into unpickling arbitrary code. The fix
   registers the same loader with ``weights_only=True`` passed explicitly, which that variable cannot override;
   :func:`warn_if_unsafe_load_forced` tells the user once that the variable is set and ignored here.
-* :func:`patch_lvis_np_float`: lvis 0.5.3 ``LVISEval.accumulate`` uses ``np.float``, removed in numpy 1.24.
-  The fix gives ``lvis.eval`` a numpy view that also has ``float``; numpy itself is not changed.
 * :func:`patch_timm_posterize`: timm's RandAugment ``inc1`` posterize keeps ``4 - level`` bits, 0 at the top
   magnitude (reached with ``mstd`` noise); Pillow >= 11 rejects 0 bits where older Pillow returned a black
   image, so a fine-tuning run died at random. The fix gives timm's posterize ops the old 0-bit result.
+
+The lvis fix of the detection task lives with that task (:mod:`siameseim.detection.lvis_numpy`).
 """
+import argparse
 import os
 import os.path as osp
 import pickle
-import types
 import warnings
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
 
-__all__ = ['allow_mmengine_checkpoint_globals', 'load_mmengine_checkpoints_weights_only', 'UnsafeLoadWarning',
-           'warn_if_unsafe_load_forced', 'patch_lvis_np_float', 'patch_timm_posterize', 'apply_all']
+__all__ = ['weights_only_safe_globals', 'allow_mmengine_checkpoint_globals', 'load_mmengine_checkpoints_weights_only',
+           'UnsafeLoadWarning', 'warn_if_unsafe_load_forced', 'patch_timm_posterize', 'apply_all']
 
 _FORCE_UNSAFE_LOAD = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
@@ -66,18 +67,29 @@ def _numpy_safe_globals() -> list:
     return [np.ndarray, np.dtype, *dtype_classes, *rebuilders]
 
 
+def weights_only_safe_globals() -> list:
+    """The harmless globals real checkpoints pickle besides tensors: the suite's one weights-only allow-list.
+
+    ``argparse.Namespace``: ``args`` of MAE-style ``save_model`` (SiameseIM, MAE, DeiT, BEiT) and timm's
+    ``train.py``. numpy arrays, scalars and dtypes: metrics and buffers (MoCo, BEiT, timm, mmengine).
+    ``HistoryBuffer`` and its statistic methods (through :func:`_history_buffer_statistic`): the message hub of
+    mmengine checkpoints (this suite's downstream runs and resumes).
+    """
+    from mmengine.logging import HistoryBuffer
+
+    return [argparse.Namespace, HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr'),
+            *_numpy_safe_globals()]
+
+
 def allow_mmengine_checkpoint_globals() -> bool:
     """Let ``torch.load(weights_only=True)`` read mmengine checkpoints (and so ``Runner.resume``).
 
-    Returns False where torch has no weights-only allow-list (torch < 2.4, which also loads with
-    ``weights_only=False`` by default, so nothing needs fixing).
+    Registers :func:`weights_only_safe_globals` process-wide. Returns False where torch has no weights-only
+    allow-list (torch < 2.4, which also loads with ``weights_only=False`` by default, so nothing needs fixing).
     """
     if not hasattr(torch.serialization, 'add_safe_globals'):
         return False
-    from mmengine.logging import HistoryBuffer
-
-    torch.serialization.add_safe_globals(
-        [HistoryBuffer, (_history_buffer_statistic, 'builtins.getattr'), *_numpy_safe_globals()])
+    torch.serialization.add_safe_globals(weights_only_safe_globals())
     return True
 
 
@@ -128,30 +140,6 @@ def load_mmengine_checkpoints_weights_only() -> bool:
     return True
 
 
-class _NumpyWithFloat(types.ModuleType):
-    """numpy as ``lvis.eval`` sees it: numpy itself plus the ``np.float`` alias (the builtin ``float``)."""
-
-    float = float
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(np, name)
-
-
-def patch_lvis_np_float() -> bool:
-    """Make ``lvis.eval`` (lvis 0.5.3) run on numpy >= 1.24 by giving that one module an ``np.float``.
-
-    Only ``lvis.eval``'s module-level ``np`` is replaced, so numpy's own namespace keeps failing loudly on
-    ``np.float`` everywhere else. Returns False where lvis is not installed.
-    """
-    try:
-        import lvis.eval
-    except ImportError:
-        return False
-    if not isinstance(lvis.eval.np, _NumpyWithFloat):
-        lvis.eval.np = _NumpyWithFloat('numpy')
-    return True
-
-
 def _posterize(img: Any, bits_to_keep: int, **kwargs: Any) -> Any:
     """timm's posterize with Pillow < 11's result for 0 bits: every channel value masked to 0."""
     from PIL import Image
@@ -178,5 +166,4 @@ def apply_all() -> None:
     """Apply every fix in this module; safe to call any number of times."""
     allow_mmengine_checkpoint_globals()
     load_mmengine_checkpoints_weights_only()
-    patch_lvis_np_float()
     patch_timm_posterize()

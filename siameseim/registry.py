@@ -19,6 +19,7 @@ from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 SCOPE = 'siameseim'
@@ -35,6 +36,10 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE)
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE)
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE)
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
+# Weight initializers: ``PretrainedAnyFormat`` (the backbone's ``pretrained=``) lives in the checkpoint importer,
+# which the backbone reaches only through this registry.
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, scope=SCOPE, locations=['siameseim.checkpoint'])
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE, locations=['siameseim.engine'])
 # Nothing of ours lives in these; they let configs of the siameseim scope find mmengine's entries (the CPU
 # DDP wrapper of siameseim.distributed included) without a scope-fallback warning.
@@ -44,3 +49,6 @@ PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDUL
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE)
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE)
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE)
+# Benchmark tasks (siameseim.benchmark.Task subclasses): each task package registers its own, the suite looks
+# them up by name (``BENCHMARK_TASKS.get('coco')``).
+BENCHMARK_TASKS = Registry('benchmark task', scope=SCOPE)

@@ -9,7 +9,9 @@ import os.path as osp
 import sys
 from types import ModuleType
 
-TOOLS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools')
+from checkout import REPO_ROOT
+
+TOOLS = osp.join(REPO_ROOT, 'tools')
 
 
 def load_tool(name: str) -> ModuleType:

@@ -21,7 +21,9 @@ from torch.utils.data import Dataset
 
 from siameseim.registry import DATASETS, HOOKS, METRICS, MODELS
 
-ROOT = Path(__file__).resolve().parents[1]
+from checkout import REPO_ROOT
+
+ROOT = Path(REPO_ROOT)
 TESTS = Path(__file__).resolve().parent
 _RUNS = itertools.count()
 # Learning rates (one per parameter group) of every training iteration of the last runs (RecordLrHook).
@@ -138,17 +140,18 @@ def tool_argv(config: str, work_dir: Path, *options: str, checkpoint: Optional[s
 
 def run_tool(tool: str, args: Sequence[str], *, prelude: str = '', limit_file_bytes: Optional[int] = None,
              env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
-    """``tools/<tool>.py args`` in a fresh interpreter, after running ``prelude`` there (fault injection), with
-    an optional file-size limit (``ulimit -f``, the way a full disk looks to a writer)."""
-    code = (f'import sys; sys.path[:0] = [{str(TESTS)!r}, {str(ROOT / "tools")!r}]\n{prelude}\n'
-            f'import {tool}; sys.exit({tool}.main(sys.argv[1:]))')
+    """The ``tool`` program of :mod:`siameseim.cli` with ``args`` in a fresh interpreter, after running
+    ``prelude`` there (fault injection), with an optional file-size limit (``ulimit -f``, the way a full disk looks
+    to a writer)."""
+    code = (f'import sys\n{prelude}\n'
+            f'from siameseim.cli import {tool} as program; sys.exit(program.main(sys.argv[1:]))')
 
     def limit() -> None:
         if limit_file_bytes is not None:
             import resource
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_bytes, limit_file_bytes))
 
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]), **(env or {}))
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get('PYTHONPATH')])), **(env or {}))
     return subprocess.run([sys.executable, '-c', code, *args], cwd=str(ROOT), capture_output=True, text=True,
                           timeout=600, env=environment, preexec_fn=limit)
 

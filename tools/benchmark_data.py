@@ -27,9 +27,9 @@ import torch
 from mmengine.config import Config
 from torch.utils.data import DataLoader, default_collate
 
-from pretrain.data import PretrainImageFolder
-from pretrain.data.fast_transforms import decode_reduction
-from pretrain.data.photo_like import write_imagenet_like_jpegs
+from siameseim.pretrain.data import PretrainImageFolder
+from siameseim.pretrain.data.fast_transforms import decode_reduction
+from siameseim.pretrain.data.photo_like import write_imagenet_like_jpegs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py')

@@ -22,8 +22,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import detection  # noqa: E402,F401  (registers the detection modules)
-from detection.toy import COCO_CATEGORIES, scale_down  # noqa: E402
+import siameseim.detection  # noqa: E402,F401  (registers the detection modules)
+from siameseim.detection.toy import COCO_CATEGORIES, scale_down  # noqa: E402
 from siameseim.benchmarking import time_steps  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(ROOT, 'detection', 'configs', 'mask-rcnn_vit-b_lsj-100e_coco.py')

@@ -25,9 +25,9 @@ from mmengine.runner import Runner
 from PIL import Image
 
 import siameseim  # noqa: F401  (registers the suite and applies the compatibility fixes)
-from robustness.datasets import scan_wnid_folder
-from robustness.evaluate import benchmark_config, classifier_config
-from robustness.toy import toy_wnids
+from siameseim.robustness.datasets import scan_wnid_folder
+from siameseim.robustness.evaluate import benchmark_config, classifier_config
+from siameseim.robustness.toy import toy_wnids
 from siameseim.cli_checks import positive_int
 
 

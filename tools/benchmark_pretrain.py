@@ -24,10 +24,10 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from torch.utils.flop_counter import FlopCounterMode
 
-import pretrain  # noqa: F401  (registers the pretraining models)
-from pretrain.data import BlockMaskGenerator, PretrainImageFolder
-from pretrain.data.photo_like import write_imagenet_like_jpegs
-from pretrain.losses import unigrad
+import siameseim.pretrain  # noqa: F401  (registers the pretraining models)
+from siameseim.pretrain.data import BlockMaskGenerator, PretrainImageFolder
+from siameseim.pretrain.data.photo_like import write_imagenet_like_jpegs
+from siameseim.pretrain.losses import unigrad
 from siameseim.benchmarking import time_steps
 from siameseim.registry import MODELS
 

@@ -28,7 +28,7 @@ from mmseg.structures import SegDataSample
 
 import siameseim  # noqa: F401  (registers the backbone and the layer-decay constructor)
 from siameseim.benchmarking import time_steps
-import segmentation  # noqa: F401  (registers the segmentor into mmseg)
+import siameseim.segmentation  # noqa: F401  (registers the segmentor into mmseg)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SUITE_CONFIG = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-b_160k_ade20k-512x512.py')

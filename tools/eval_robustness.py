@@ -27,10 +27,10 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 import siameseim  # noqa: F401  (compatibility fixes)
-from robustness.cli import error_line
-from robustness.datasets import CorruptImageError
-from robustness.evaluate import SETS, classifier_config, results_markdown, run_benchmarks
-from robustness.models import classifier_state_dict
+from siameseim.errors import error_line
+from siameseim.robustness.datasets import CorruptImageError
+from siameseim.robustness.evaluate import SETS, classifier_config, results_markdown, run_benchmarks
+from siameseim.robustness.models import classifier_state_dict
 from siameseim.atomic import write_text_atomically
 from siameseim.checkpoint import CheckpointError, read_checkpoint
 from siameseim.cli_checks import positive_int

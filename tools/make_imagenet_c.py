@@ -15,10 +15,10 @@ import sys
 import time
 from typing import List, Optional
 
-from robustness.cli import error_line
-from robustness.datasets import CorruptImageError
-from robustness.imagenet_c import corrupt_folder
-from robustness.metrics.mce import CORRUPTIONS, SEVERITIES
+from siameseim.errors import error_line
+from siameseim.robustness.datasets import CorruptImageError
+from siameseim.robustness.imagenet_c import corrupt_folder
+from siameseim.robustness.metrics.mce import CORRUPTIONS, SEVERITIES
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

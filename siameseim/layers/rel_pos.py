@@ -3,10 +3,13 @@
 * Decomposed relative positions (MViTv2 / ViTDet): per axis a table ``[2S-1, head_dim]``; the logit of
   query ``(qh, qw)`` and key ``(kh, kw)`` gains ``q·Rh[qh-kh+S-1] + q·Rw[qw-kw+S-1]``.
 * BEiT relative position bias: one learned scalar per head for every 2-D offset, plus three entries for
-  cls→patch, patch→cls and cls→cls when a cls token is present.
+  cls→patch, patch→cls and cls→cls when a cls token is present; :func:`resize_rel_pos_bias_table` resizes a
+  stored table to another token grid as BEiT does.
 """
-from typing import Tuple
+import math
+from typing import Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -98,3 +101,86 @@ def beit_relative_position_index(grid: Tuple[int, int], num_prefix_tokens: int) 
     index[:, 0] = num_patch_offsets + 1
     index[0, 0] = num_patch_offsets + 2
     return index
+
+
+def rel_pos_bias_layout(table: torch.Tensor) -> Tuple[Optional[Tuple[int, int]], int]:
+    """Token grid and extra (cls) rows of a square BEiT table: ``(2g-1)² + 3`` or ``(2g-1)²`` rows."""
+    for extra in (3, 0):
+        side = math.isqrt(max(table.shape[0] - extra, 0))
+        if side * side == table.shape[0] - extra and side % 2:
+            return ((side + 1) // 2, (side + 1) // 2), extra
+    return None, 0
+
+
+def _geometric_ratio(num_terms: int, total: float) -> float:
+    """Ratio ``q ≥ 1`` with ``1 + q + … + q^(n-1) = total``, by bisection as BEiT does (tolerance 1e-6).
+
+    BEiT searches in the fixed bracket [1.01, 1.5]; this searches [1, ∞), identical whenever BEiT's bracket
+    contains the solution.
+    """
+    def series(q: float) -> float:
+        return float(num_terms) if q == 1.0 else (q**num_terms - 1.0) / (q - 1.0)
+
+    low, high = 1.0, 2.0
+    while series(high) < total:
+        high *= 2.0
+    while high - low > 1e-6:
+        middle = (low + high) / 2.0
+        low, high = (low, middle) if series(middle) > total else (middle, high)
+    return (low + high) / 2.0
+
+
+def _offset_nodes(src_side: int, dst_side: int) -> np.ndarray:
+    """Positions of the source table's offsets on the target's offset axis (BEiT's geometric spacing).
+
+    Growing: the offsets ``±1 … ±n`` are placed at ``±(1 + q + … + q^(k-1))`` so that the outermost lands on the
+    target's outermost offset; near offsets stay at unit spacing. Shrinking or equal: unit spacing, so evaluating
+    at the target offsets reads the table's central offsets exactly (a crop; every needed offset exists).
+    """
+    half = src_side // 2
+    if dst_side <= src_side:
+        return np.arange(-half, half + 1, dtype=np.float64)
+    ratio = _geometric_ratio(half, dst_side // 2)
+    distances = np.cumsum(ratio**np.arange(half, dtype=np.float64))
+    return np.concatenate([-distances[::-1], [0.0], distances])
+
+
+def resize_rel_pos_bias_table(table: torch.Tensor,
+                              src_grid: Sequence[int],
+                              dst_grid: Sequence[int],
+                              num_extra: int = 3,
+                              dst_num_extra: Optional[int] = None) -> torch.Tensor:
+    """Resize a BEiT relative position bias table ``[(2gh-1)(2gw-1) + extra, heads]`` to another token grid.
+
+    BEiT's geometric-progression interpolation (``beit/semantic_segmentation``, ``run_class_finetuning.py``)
+    without ``scipy.interpolate.interp2d`` (removed in SciPy 1.14): an interpolating bicubic spline
+    (``RectBivariateSpline``, ``s=0`` — the spline ``interp2d(kind='cubic')`` fits on a grid) through the source
+    offsets at geometric positions (:func:`_offset_nodes`), evaluated at the integer target offsets, per head and
+    per axis (non-square grids work). The ``num_extra`` cls rows are kept, dropped when ``dst_num_extra`` is 0
+    (target without cls token) or zero-padded when the target has cls rows the source lacks.
+    """
+    from scipy.interpolate import RectBivariateSpline
+
+    dst_num_extra = num_extra if dst_num_extra is None else dst_num_extra
+    src_sides = (2 * src_grid[0] - 1, 2 * src_grid[1] - 1)
+    dst_sides = (2 * dst_grid[0] - 1, 2 * dst_grid[1] - 1)
+    num_offsets, num_heads = src_sides[0] * src_sides[1], table.shape[1]
+    if table.shape[0] != num_offsets + num_extra:
+        raise ValueError(f'relative position bias table has {table.shape[0]} rows, expected {num_offsets} offsets '
+                         f'of a {src_grid[0]}x{src_grid[1]} grid + {num_extra} extra')
+    offsets, extra = table[:num_offsets], table[num_offsets:]
+    if src_sides != dst_sides:
+        row_nodes, col_nodes = (_offset_nodes(s, d) for s, d in zip(src_sides, dst_sides))
+        row_targets, col_targets = (np.arange(-(d // 2), d // 2 + 1, dtype=np.float64) for d in dst_sides)
+        values = offsets.detach().double().cpu().numpy().reshape(*src_sides, num_heads)
+        resized = [
+            RectBivariateSpline(row_nodes, col_nodes, values[..., head],
+                                kx=min(3, src_sides[0] - 1), ky=min(3, src_sides[1] - 1), s=0)(row_targets, col_targets)
+            for head in range(num_heads)
+        ]
+        offsets = torch.from_numpy(np.stack(resized, axis=-1).reshape(-1, num_heads)).to(table.dtype)
+    if dst_num_extra <= num_extra:
+        extra = extra[:dst_num_extra]
+    else:
+        extra = torch.cat([extra, extra.new_zeros(dst_num_extra - num_extra, num_heads)])
+    return torch.cat([offsets, extra])

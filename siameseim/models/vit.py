@@ -4,43 +4,24 @@ Pretraining, detection (ViTDet), segmentation (UperNet) and classification all b
 as ``siameseim.ViT``. Its state dict uses timm's canonical names (docs/method.md §6), so timm,
 DeiT, MAE, MoCo-v3 and SiameseIM weights map onto it directly and BEiT weights after a small rename
 (:mod:`siameseim.checkpoint`).
+
+The backbone does not import the checkpoint importer: ``init_weights`` builds the ``PretrainedAnyFormat``
+initializer from the ``siameseim`` weight-initializer registry, which :mod:`siameseim.checkpoint` fills (the
+registry imports it on first use). The importer reads the backbone's sizes and grids from its attributes.
 """
-import re
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from torch.utils.checkpoint import checkpoint
 
-from ..layers import Block, resize_pos_embed, sincos_2d
-from ..registry import MODELS
+from ..layers import Block, resize_patch_positions, sincos_2d
+from ..registry import MODELS, WEIGHT_INITIALIZERS
+from .presets import ARCHS, resolve_arch
 
-ARCHS: Dict[str, Dict[str, int]] = {
-    'tiny': dict(embed_dim=192, depth=12, num_heads=3, patch_size=16),
-    'small': dict(embed_dim=384, depth=12, num_heads=6, patch_size=16),
-    'base': dict(embed_dim=768, depth=12, num_heads=12, patch_size=16),
-    'large': dict(embed_dim=1024, depth=24, num_heads=16, patch_size=16),
-    'huge': dict(embed_dim=1280, depth=32, num_heads=16, patch_size=14),
-}
-_ARCH_LETTERS = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large', 'h': 'huge'}
-_ARCH_PATTERN = re.compile(r'^(?:vit)?[-_/ ]?(tiny|small|base|large|huge|t|s|b|l|h)'
-                           r'(?:[-_/ ]?(?:patch)?(\d+))?(?:[-_]\d+)?$')
 POS_EMBED_TYPES = ('sincos', 'learned', 'none')
 GLOBAL_POOLS = (None, 'avg', 'cls')
-
-
-def resolve_arch(name: str) -> Dict[str, int]:
-    """Width, depth, heads and patch size of an arch name: ``'base'``, ``'vit-b'``, ``'ViT-L/16'``, ``'vit_huge_patch14'``."""
-    match = _ARCH_PATTERN.match(name.strip().lower())
-    if match is None:
-        raise ValueError(f'unknown ViT arch {name!r}: use one of {sorted(ARCHS)} '
-                         f"(aliases like 'vit-b', 'ViT-L/16', 'vit_base_patch16' work too)")
-    size, patch = match.groups()
-    arch = dict(ARCHS[_ARCH_LETTERS.get(size, size)])
-    if patch is not None:
-        arch['patch_size'] = int(patch)
-    return arch
 
 
 def _pair(value: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -258,11 +239,9 @@ class ViT(BaseModule):
         """Load ``pretrained`` (any known checkpoint format, strictly unless disabled) and log the report."""
         if self.pretrained is None:
             return
-        from mmengine.logging import print_log
-
-        from ..checkpoint import load_pretrained
-        report = load_pretrained(self, self.pretrained, strict=self.pretrained_strict)
-        print_log(str(report), logger='current')
+        initializer = WEIGHT_INITIALIZERS.build(
+            dict(type='siameseim.PretrainedAnyFormat', checkpoint=self.pretrained, strict=self.pretrained_strict))
+        initializer(self)
 
     def embed_tokens(self, x: torch.Tensor,
                      ids_keep: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Tuple[int, int]]:
@@ -274,7 +253,7 @@ class ViT(BaseModule):
         tokens, grid = self.patch_embed(x)
         if self.pos_embed is not None:
             patch_pos = self.pos_embed[:, self.num_prefix_tokens:]
-            patch_pos = resize_pos_embed(patch_pos, self.pos_embed_grid, grid)
+            patch_pos = resize_patch_positions(patch_pos, self.pos_embed_grid, grid)
             tokens = tokens + patch_pos.to(tokens.dtype)
         if ids_keep is not None:
             tokens = torch.gather(tokens, 1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))

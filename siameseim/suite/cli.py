@@ -1,4 +1,5 @@
-"""``python -m siameseim bench`` / ``demo`` (and ``tools/benchmark.py``): checkpoints in, paper table out.
+"""``python -m siameseim bench`` / ``demo`` / ``report`` (the ``siameseim`` console script, ``tools/benchmark.py``):
+checkpoints in, paper table out.
 
     python -m siameseim bench --checkpoint ours=sim.pth --checkpoint mae=mae_pretrain_vit_base.pth \\
         --tasks finetune coco ade20k robustness --data-root data --out work_dirs/suite --baseline mae
@@ -18,14 +19,16 @@ from typing import List, Optional
 
 import torch
 
+from ..atomic import write_text_atomically
+from ..benchmark import SuiteCheckpoint, SuiteContext
 from ..cli_checks import positive_int, writable_folder
 from .charts import plot_results
 from .lock import SuiteLockedError, output_lock
 from .provenance import provenance_footer
 from .report import build_report
-from .runner import SuiteCheckpoint, SuiteContext, parse_checkpoint_args, run_suite, write_atomic
+from .runner import parse_checkpoint_args, run_suite
 from .table import to_csv, to_markdown
-from .tasks import TASK_NAMES, build_tasks
+from .tasks import build_tasks, task_names
 
 
 def _log(line: str) -> None:
@@ -35,8 +38,8 @@ def _log(line: str) -> None:
 def write_report(results: dict, out_dir: str, baseline: Optional[str]) -> str:
     """``results.md``, ``results.csv`` and ``results.png`` next to ``results.json``; returns the Markdown."""
     markdown = to_markdown(results, baseline=baseline)
-    write_atomic(osp.join(out_dir, 'results.md'), markdown + provenance_footer(results))
-    write_atomic(osp.join(out_dir, 'results.csv'), to_csv(results))
+    write_text_atomically(osp.join(out_dir, 'results.md'), markdown + provenance_footer(results))
+    write_text_atomically(osp.join(out_dir, 'results.csv'), to_csv(results))
     plot_results(results, out_dir)
     build_report(out_dir, baseline)
     return markdown
@@ -111,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser = commands.add_parser('bench', help='benchmark checkpoints on the chosen tasks')
     bench_parser.add_argument('--checkpoint', action='append', required=True, metavar='NAME=PATH',
                               help='a checkpoint of any supported format (repeat; NAME=random for no pretraining)')
-    bench_parser.add_argument('--tasks', nargs='+', default=list(TASK_NAMES), choices=TASK_NAMES)
+    bench_parser.add_argument('--tasks', nargs='+', default=list(task_names()), choices=task_names())
     bench_parser.add_argument('--arch', default='vit-b', help='ViT size of the checkpoints (vit-b, vit-l)')
     bench_parser.add_argument('--data-root', default='data', help='OpenMMLab data/ layout (docs/data.md)')
     bench_parser.add_argument('--out', default='work_dirs/suite', help='results and per-task work dirs')
@@ -129,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument('--pretrain-iters', type=positive_int,
                              help='pretraining iterations of each method (default 300, quick 40)')
     demo_parser.add_argument('--batch-size', type=positive_int, default=32, help='pretraining batch size')
-    demo_parser.add_argument('--tasks', nargs='+', default=list(TASK_NAMES), choices=TASK_NAMES)
+    demo_parser.add_argument('--tasks', nargs='+', default=list(task_names()), choices=task_names())
     report_parser = commands.add_parser('report', help='(re)build OUT_DIR/report.html from a finished or partial run')
     report_parser.add_argument('out', metavar='OUT_DIR', help='the --out folder of a bench or demo run')
     report_parser.add_argument('--baseline', help='row the deltas are computed against (a checkpoint name or MAE, '

@@ -12,14 +12,15 @@ from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
+from .. import pretrain
 from ..atomic import write_text_atomically
-from .runner import SuiteContext
-from .tasks import DEMO_BACKBONE, REPO_ROOT, _last_checkpoint, _launch
+from ..benchmark import DEMO_BACKBONE, SuiteContext, last_checkpoint, launch
 from .toy_data import ToyWorldSizes, make_toy_world
 
+_PRETRAIN_CONFIGS = osp.join(osp.dirname(osp.abspath(pretrain.__file__)), 'configs')
 PRETRAIN_CONFIGS = {
-    'siameseim': osp.join(REPO_ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py'),
-    'mae': osp.join(REPO_ROOT, 'pretrain', 'configs', 'mae_vit-tiny-p16_1xb8-20e_toy.py'),
+    'siameseim': osp.join(_PRETRAIN_CONFIGS, 'siameseim_vit-tiny-p16_1xb8-20e_toy.py'),
+    'mae': osp.join(_PRETRAIN_CONFIGS, 'mae_vit-tiny-p16_1xb8-20e_toy.py'),
 }
 PRETRAIN_LABELS = {'siameseim': 'SiameseIM', 'mae': 'MAE'}
 DEMO_IMAGE_SIZE = 64
@@ -88,7 +89,7 @@ def pretrain_config(method: str, data_root: str, iterations: int, batch_size: in
 
 def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, batch_size: int,
                   ctx: SuiteContext, checkpoint_every: Optional[int] = None) -> str:
-    """Pretrain the tiny ``method`` with ``tools/train.py`` (resuming if interrupted); returns its final
+    """Pretrain the tiny ``method`` with the training program (resuming if interrupted); returns its final
     checkpoint (``checkpoint_every``: see :func:`pretrain_config`)."""
     done = osp.join(work_dir, 'last_checkpoint')
     cfg = pretrain_config(method, data_root, iterations, batch_size, checkpoint_every)
@@ -103,8 +104,8 @@ def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, b
     cfg.work_dir = work_dir
     config_path = osp.join(work_dir, f'{method}-tiny_pretrain.py')
     cfg.dump(config_path)
-    _launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
-    return _last_checkpoint(work_dir)
+    launch('train', [config_path, '--work-dir', work_dir], ctx, work_dir)
+    return last_checkpoint(work_dir)
 
 
 # Sizes of the toy world: the default demo, and the shortened CI variant (--quick).

@@ -21,23 +21,23 @@ import torch
 from ..atomic import write_text_atomically
 from ..cli_checks import positive_int
 from .demo import DEMO_IMAGE_SIZE, DEMO_SIZES, PRETRAIN_CONFIGS, make_demo_data, pretrain_tiny
-from .runner import SuiteContext
-from .tasks import DEMO_BACKBONE, _eval_sizes
+from ..benchmark import DEMO_BACKBONE, SuiteContext
 
 PROBES = ('knn_cls', 'logistic_cls', 'knn_mean', 'logistic_mean')
+# The demo's evaluation geometry (the frozen-feature tasks': resize by 256/224, centre crop).
+EVAL_SIZES = dict(crop_size=DEMO_IMAGE_SIZE, resize=round(DEMO_IMAGE_SIZE * 256 / 224))
 
 
-def _features(checkpoint: Optional[str], samples: Sequence[Tuple[str, int]],
-              ctx: SuiteContext) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _features(checkpoint: Optional[str], samples: Sequence[Tuple[str, int]]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Cls tokens, mean patch tokens (last block, no norm) and labels of ``samples`` under ``checkpoint``."""
-    from robustness.few_shot import build_feature_model
-    from robustness.loading import iterate_batches
-    from robustness.transforms import EvalTransform
+    from siameseim.robustness.few_shot import build_feature_model
+    from siameseim.robustness.loading import iterate_batches
+    from siameseim.robustness.transforms import EvalTransform
 
     model = build_feature_model(checkpoint, dict(DEMO_BACKBONE, img_size=DEMO_IMAGE_SIZE))
     cls_tokens, mean_tokens, labels = [], [], []
     with torch.no_grad():
-        for images, targets in iterate_batches(samples, EvalTransform(**_eval_sizes(ctx), interpolation='bilinear'),
+        for images, targets in iterate_batches(samples, EvalTransform(**EVAL_SIZES, interpolation='bilinear'),
                                                device=torch.device('cpu'), batch_size=64, num_workers=0):
             tokens = model.forward_features(images)
             cls_tokens.append(tokens[:, 0])
@@ -46,14 +46,14 @@ def _features(checkpoint: Optional[str], samples: Sequence[Tuple[str, int]],
     return torch.cat(cls_tokens), torch.cat(mean_tokens), torch.cat(labels)
 
 
-def probe(checkpoint: Optional[str], train: Sequence[Tuple[str, int]], val: Sequence[Tuple[str, int]],
-          ctx: SuiteContext) -> Dict[str, float]:
+def probe(checkpoint: Optional[str], train: Sequence[Tuple[str, int]],
+          val: Sequence[Tuple[str, int]]) -> Dict[str, float]:
     """Top-1 (%) of every :data:`PROBES` entry for ``checkpoint`` (None: random init)."""
-    from robustness.few_shot import accuracy, fit_logistic_regression, preprocess
-    from robustness.knn import knn_accuracy
+    from siameseim.robustness.few_shot import accuracy, fit_logistic_regression, preprocess
+    from siameseim.robustness.knn import knn_accuracy
 
-    train_cls, train_mean, train_y = _features(checkpoint, train, ctx)
-    val_cls, val_mean, val_y = _features(checkpoint, val, ctx)
+    train_cls, train_mean, train_y = _features(checkpoint, train)
+    val_cls, val_mean, val_y = _features(checkpoint, val)
     result = {}
     for pool, train_x, val_x in (('cls', train_cls, val_cls), ('mean', train_mean, val_mean)):
         result[f'knn_{pool}'] = knn_accuracy(train_x, train_y, val_x, val_y)['top1']
@@ -70,7 +70,7 @@ def learning_curve(method: str, out_dir: str, data_root: str, iterations: int, b
                    log: Callable[[str], None] = print) -> List[dict]:
     """Random init, then every ``every``-epoch checkpoint of the tiny ``method`` pretraining, probed; rows of
     ``{'iterations', 'checkpoint', <probe>: top-1}``."""
-    from robustness.datasets import scan_wnid_folder
+    from siameseim.robustness.datasets import scan_wnid_folder
 
     ctx = SuiteContext(out_dir=out_dir, data_root=data_root, profile='demo', log=log, extra=dict(quiet=True))
     work_dir = osp.join(out_dir, 'pretrain', method)
@@ -82,7 +82,7 @@ def learning_curve(method: str, out_dir: str, data_root: str, iterations: int, b
     rows = []
     for checkpoint in [None, *checkpoints]:
         row = dict(iterations=0 if checkpoint is None else _epoch(checkpoint) * per_epoch, checkpoint=checkpoint)
-        row.update(probe(checkpoint, train, val, ctx))
+        row.update(probe(checkpoint, train, val))
         log(f'[curve] {method} after {row["iterations"]} iterations: '
             + ', '.join(f'{name} {row[name]:.1f}' for name in PROBES))
         rows.append(row)

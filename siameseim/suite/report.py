@@ -16,9 +16,10 @@ from . import report_html as H
 from . import report_plots as plots
 from .columns import COLUMNS, PAPER_ROWS
 from .report_data import Found, robustness_results, task_state, test_metrics, training_curves, work_dir
-from .runner import RESULTS_FILE, load_results, write_atomic
+from ..atomic import write_text_atomically
+from ..benchmark import PREDICTIONS_DIR
+from .runner import RESULTS_FILE, load_results
 from .table import table_rows, to_markdown
-from .tasks import PREDICTIONS_DIR
 
 REPORT_FILE = 'report.html'
 SEVERITIES = ('1', '2', '3', '4', '5')
@@ -363,4 +364,6 @@ def build_report(out_dir: str, baseline: Optional[str] = None) -> str:
              f'{len(COLUMNS)} table columns. Built from results.json and the task work dirs only; every chart is '
              f'embedded, the page needs no network.</p>')
     document = H.page('SiameseIM suite report', intro, sections)
-    return write_atomic(osp.join(out_dir, REPORT_FILE), document)
+    path = osp.join(out_dir, REPORT_FILE)
+    write_text_atomically(path, document)
+    return path

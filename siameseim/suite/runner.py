@@ -10,77 +10,20 @@ of its file; per task the config file (path + sha256), seeds, wall time, device,
 read from and the backbone's load report; per invocation (``runs``) date, code version, libraries and host.
 A name already recorded from another checkpoint file is refused before anything is written.
 """
-import contextlib
 import json
 import os
 import os.path as osp
 import time
-import uuid
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import List, Mapping, Sequence
 
+from ..atomic import write_text_atomically
+from ..benchmark import SuiteCheckpoint, SuiteContext, Task, TaskResult
 from ..checkpoint import read_checkpoint
 from .provenance import check_same_checkpoint, checkpoint_provenance, device_name, file_sha256, run_provenance
 
 RESULTS_FILE = 'results.json'
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-@dataclass
-class SuiteCheckpoint:
-    """A checkpoint to benchmark: its display name, its file (None: random initialisation) and arch."""
-    name: str
-    path: Optional[str]
-    arch: str = 'vit-b'
-
-
-@dataclass
-class SuiteContext:
-    """What every task needs to know besides the checkpoint."""
-    out_dir: str
-    data_root: str
-    profile: str = 'full'
-    launcher: str = 'none'
-    gpus: int = 1
-    partition: Optional[str] = None
-    log: Callable[[str], None] = print
-    extra: Dict[str, object] = field(default_factory=dict)
-
-
-@dataclass
-class TaskResult:
-    """What a task returns: its metrics (the mean where it ran several seeds; a str is a note, as for
-    :meth:`Task.run`) and how they were obtained.
-
-    ``runs`` holds each metric's value per seed (same order as ``seeds``) where there are several;
-    ``configs`` are the config files the task wrote and ran (one per seed); ``metric_files`` the files its
-    metrics were read from; ``load_report`` the summary of loading the checkpoint into the task's backbone.
-    """
-    metrics: Dict[str, Union[float, str, None]]
-    runs: Dict[str, List[float]] = field(default_factory=dict)
-    seeds: List[Optional[int]] = field(default_factory=list)
-    configs: List[str] = field(default_factory=list)
-    metric_files: List[str] = field(default_factory=list)
-    load_report: Optional[dict] = None
-
-
-class Task:
-    """One benchmark task. Subclasses name their data and produce metrics in percent."""
-
-    name: str = ''
-    requires: Sequence[str] = ()
-
-    def missing_data(self, ctx: SuiteContext) -> Optional[str]:
-        """A one-line reason when the task's data is absent, else None."""
-        return None
-
-    def run(self, checkpoint: SuiteCheckpoint, work_dir: str, ctx: SuiteContext,
-            previous: Mapping[str, dict]) -> Union[TaskResult, Dict[str, Union[float, str, None]]]:
-        """Run the task and return its metrics (or a :class:`TaskResult`); ``previous`` holds this
-        checkpoint's finished tasks.
-
-        A metric that cannot be computed is ``None``, or a one-line reason (a note shown under the table)."""
-        raise NotImplementedError
+# Where this code runs from: a checkout (provenance records its git commit) or site-packages (the version).
+CODE_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def load_results(out_dir: str) -> dict:
@@ -94,24 +37,11 @@ def load_results(out_dir: str) -> dict:
             raise ValueError(f'{path} is not valid JSON ({err}): move it away to start the suite over') from err
 
 
-def write_atomic(path: str, text: str) -> str:
-    """Write ``text`` to ``path`` through a uniquely named temp file and a rename: a reader (or an interrupt)
-    never sees half a file, and two writers never share a temp file."""
-    tmp = f'{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp'
-    try:
-        with open(tmp, 'x') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
-    return path
-
-
 def save_results(out_dir: str, results: Mapping) -> str:
     """Write ``results.json`` atomically, so an interrupt never leaves half a file."""
-    return write_atomic(osp.join(out_dir, RESULTS_FILE), json.dumps(results, indent=2))
+    path = osp.join(out_dir, RESULTS_FILE)
+    write_text_atomically(path, json.dumps(results, indent=2))
+    return path
 
 
 def _task_record(result: TaskResult, work_dir: str, seconds: float, device: str, run: int) -> dict:
@@ -154,7 +84,7 @@ def run_suite(checkpoints: Sequence[SuiteCheckpoint], tasks: Sequence[Task], ctx
         check_same_checkpoint(checkpoint.name, results['checkpoints'].get(checkpoint.name, {}), checkpoint.path,
                               identities[checkpoint.name]['sha256'])
     runs = results.setdefault('runs', [])
-    runs.append(run_provenance(REPO_ROOT))
+    runs.append(run_provenance(CODE_ROOT))
     run, device = len(runs) - 1, _device(ctx)
     total = len(checkpoints) * len(tasks)
     done_before = 0

@@ -78,9 +78,9 @@ def write_classification(root: str, world: ToyWorld, wnids: Sequence[str], sizes
 
 def write_corruptions(root: str, wnids: Sequence[str], per_class: int, seed: int) -> None:
     """``imagenet-c`` from the first ``per_class`` val images of each class, through the project's corruptions."""
-    from robustness.imagenet_c.corruptions import corrupt
-    from robustness.imagenet_c.generate import image_seed
-    from robustness.metrics.mce import CORRUPTIONS, SEVERITIES
+    from siameseim.robustness.imagenet_c.corruptions import corrupt
+    from siameseim.robustness.imagenet_c.generate import image_seed
+    from siameseim.robustness.metrics.mce import CORRUPTIONS, SEVERITIES
 
     for wnid in wnids:
         for index in range(per_class):
@@ -231,7 +231,7 @@ def write_ade20k(root: str, world: ToyWorld, sizes: ToyWorldSizes, rng: np.rando
 def make_toy_world(root: str, sizes: ToyWorldSizes = ToyWorldSizes(), seed: int = 0,
                    log: Callable[[str], None] = print) -> Dict[str, object]:
     """Write every set under ``root``; returns ``{'root', 'wnids', 'subset_files'}``."""
-    from robustness.toy import toy_wnids
+    from siameseim.robustness.toy import toy_wnids
 
     world = ToyWorld()
     wnids = list(toy_wnids(world.num_classes))

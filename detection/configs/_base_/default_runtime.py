@@ -1,6 +1,6 @@
 # Runtime of the ViTDet detection configs: iteration-based logging and checkpoints, fp16 DDP gradients.
 default_scope = 'mmdet'
-custom_imports = dict(imports=['siameseim', 'detection'], allow_failed_imports=False)
+custom_imports = dict(imports=['siameseim.detection'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -1,6 +1,6 @@
 # Runtime shared by every pretraining config: siameseim scope, logging, checkpoints, TensorBoard.
 default_scope = 'siameseim'
-custom_imports = dict(imports=['pretrain'], allow_failed_imports=False)
+custom_imports = dict(imports=['siameseim.pretrain'], allow_failed_imports=False)
 
 env_cfg = dict(
     cudnn_benchmark=True,

@@ -1,6 +1,6 @@
 # Runtime shared by the ImageNet classification configs: siameseim scope, logging, checkpoints.
 default_scope = 'siameseim'
-custom_imports = dict(imports=['robustness'], allow_failed_imports=False)
+custom_imports = dict(imports=['siameseim.robustness'], allow_failed_imports=False)
 
 env_cfg = dict(
     cudnn_benchmark=True,

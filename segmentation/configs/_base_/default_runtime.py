@@ -1,6 +1,6 @@
 # mmseg runtime with the suite's modules registered; checkpoints every 16k iterations, resumable.
 default_scope = 'mmseg'
-custom_imports = dict(imports=['siameseim', 'segmentation'], allow_failed_imports=False)
+custom_imports = dict(imports=['siameseim.segmentation'], allow_failed_imports=False)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
