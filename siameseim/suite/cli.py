@@ -58,8 +58,8 @@ def _summary(results: dict, out_dir: str, markdown: str, start: float) -> None:
     _log(markdown)
     failed = f', {states.count("failed")} FAILED' if 'failed' in states else ''
     _log(f'[suite] {states.count("done")} task runs done, {states.count("skipped")} skipped{failed}, in '
-         f'{time.time() - start:.0f} s wall time, peak RSS {peak_rss_mib():.0f} MiB; results.json, results.csv, results.md, results.png and report.html in '
-         f'{out_dir}')
+         f'{time.time() - start:.0f} s wall time, peak RSS {peak_rss_mib():.0f} MiB; results.json, results.csv, '
+         f'results.md, results.png and report.html in {out_dir}')
 
 
 def _exit_status(results: dict) -> int:
