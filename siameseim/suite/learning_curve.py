@@ -28,13 +28,12 @@ PROBES = ('knn_cls', 'logistic_cls', 'knn_mean', 'logistic_mean')
 EVAL_SIZES = dict(crop_size=DEMO_IMAGE_SIZE, resize=round(DEMO_IMAGE_SIZE * 256 / 224))
 
 
-def _features(checkpoint: Optional[str], samples: Sequence[Tuple[str, int]]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Cls tokens, mean patch tokens (last block, no norm) and labels of ``samples`` under ``checkpoint``."""
-    from siameseim.robustness.few_shot import build_feature_model
+def _features(model: torch.nn.Module,
+              samples: Sequence[Tuple[str, int]]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cls tokens, mean patch tokens (last block, no norm) and labels of ``samples``."""
     from siameseim.robustness.loading import iterate_batches
     from siameseim.robustness.transforms import EvalTransform
 
-    model = build_feature_model(checkpoint, dict(DEMO_BACKBONE, img_size=DEMO_IMAGE_SIZE))
     cls_tokens, mean_tokens, labels = [], [], []
     with torch.no_grad():
         for images, targets in iterate_batches(samples, EvalTransform(**EVAL_SIZES, interpolation='bilinear'),
@@ -46,14 +45,17 @@ def _features(checkpoint: Optional[str], samples: Sequence[Tuple[str, int]]) -> 
     return torch.cat(cls_tokens), torch.cat(mean_tokens), torch.cat(labels)
 
 
-def probe(checkpoint: Optional[str], train: Sequence[Tuple[str, int]],
-          val: Sequence[Tuple[str, int]]) -> Dict[str, float]:
-    """Top-1 (%) of every :data:`PROBES` entry for ``checkpoint`` (None: random init)."""
-    from siameseim.robustness.few_shot import accuracy, fit_logistic_regression, preprocess
+def probe(checkpoint: Optional[str], train: Sequence[Tuple[str, int]], val: Sequence[Tuple[str, int]],
+          seed: int = 0) -> Dict[str, float]:
+    """Top-1 (%) of every :data:`PROBES` entry for ``checkpoint`` (None: the random init drawn with ``seed``);
+    one model embeds both train and val images."""
+    from siameseim.robustness.few_shot import accuracy, build_feature_model, fit_logistic_regression, preprocess
     from siameseim.robustness.knn import knn_accuracy
 
-    train_cls, train_mean, train_y = _features(checkpoint, train)
-    val_cls, val_mean, val_y = _features(checkpoint, val)
+    torch.manual_seed(seed)
+    model = build_feature_model(checkpoint, dict(DEMO_BACKBONE, img_size=DEMO_IMAGE_SIZE))
+    train_cls, train_mean, train_y = _features(model, train)
+    val_cls, val_mean, val_y = _features(model, val)
     result = {}
     for pool, train_x, val_x in (('cls', train_cls, val_cls), ('mean', train_mean, val_mean)):
         result[f'knn_{pool}'] = knn_accuracy(train_x, train_y, val_x, val_y)['top1']

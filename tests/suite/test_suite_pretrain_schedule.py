@@ -113,3 +113,23 @@ def test_learning_curve_probes_random_init_and_every_checkpoint(tmp_path, capsys
     assert '| random init |' in capsys.readouterr().out
     assert main(['--out', str(tmp_path / 'x'), '--data-root', str(tmp_path / 'nothing')]) == 2
     assert 'has no imagenet/train' in capsys.readouterr().err
+
+
+def test_random_init_probe_embeds_train_and_val_with_one_seeded_model(tmp_path):
+    """Probing the training images themselves: each is its own nearest neighbour only if one model embeds both
+    sets (with a second random draw for the val images, 31 %), and the random init is the same on every call."""
+    import numpy as np
+
+    from siameseim.robustness.datasets import scan_wnid_folder
+    from siameseim.robustness.toy import toy_wnids
+    from siameseim.suite.learning_curve import probe
+    from siameseim.suite.toy_data import ToyWorldSizes, write_classification
+    from siameseim.suite.toy_world import ToyWorld
+
+    write_classification(str(tmp_path), ToyWorld(num_classes=4), list(toy_wnids(4)),
+                         ToyWorldSizes(train_per_class=8, val_per_class=1, ood_per_class=1, image_size=64),
+                         np.random.default_rng(0))
+    train = scan_wnid_folder(str(tmp_path / 'imagenet' / 'train'))
+    first = probe(None, train, train)
+    assert first['knn_cls'] == first['knn_mean'] == 100.0
+    assert probe(None, train, train) == first
