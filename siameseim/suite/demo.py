@@ -8,7 +8,7 @@ data, not what the recipes reach.
 import json
 import os
 import os.path as osp
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config
 
@@ -46,7 +46,7 @@ def make_demo_data(root: str, sizes: ToyWorldSizes = ToyWorldSizes(),
     return data
 
 
-def pretrain_schedule(total_iters: int, warmup_fraction: float = 0.1) -> list:
+def pretrain_schedule(total_iters: int, warmup_fraction: float = 0.1) -> List[dict]:
     """Per-iteration linear warm-up from 1e-3 of the lr to the full lr, then cosine to 0, over ``total_iters``.
 
     mmengine's ``LinearLR`` over ``n`` steps reaches its end factor at step ``n - 1``: a one-step warm-up never

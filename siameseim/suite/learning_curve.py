@@ -4,9 +4,9 @@
 
 Pretrains the tiny ``method`` exactly as ``demo`` does (:func:`~siameseim.suite.demo.pretrain_tiny`, with a
 checkpoint every ``--every`` epochs) on the toy world's ImageNet train images, then probes random init and every
-checkpoint on the val images with frozen features: DINO's weighted 20-NN on the cls token (the demo's k-NN
-column) and the few-shot probe's logistic regression trained on all train images, on the cls token and on the
-mean of the patch tokens (what the ``LIN`` config pools). Prints a Markdown table and writes ``curve.json``.
+checkpoint on the val images with frozen features: DINO's weighted 20-NN (the demo's k-NN column) and the
+few-shot probe's logistic regression trained on all train images, each on the cls token and on the mean of the
+patch tokens (what the ``LIN`` config pools). Prints a Markdown table and writes ``curve_<method>.json``.
 """
 import argparse
 import glob
@@ -19,9 +19,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from ..atomic import write_text_atomically
+from ..benchmark import DEMO_BACKBONE, SuiteContext
 from ..cli_checks import positive_int
 from .demo import DEMO_IMAGE_SIZE, DEMO_SIZES, PRETRAIN_CONFIGS, make_demo_data, pretrain_tiny
-from ..benchmark import DEMO_BACKBONE, SuiteContext
 
 PROBES = ('knn_cls', 'logistic_cls', 'knn_mean', 'logistic_mean')
 # The demo's evaluation geometry (the frozen-feature tasks': resize by 256/224, centre crop).
