@@ -23,6 +23,9 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from siameseim.errors import InputError
+from siameseim.packaged_configs import resolve_config
+
 from .datasets import DECODES
 from .metrics import CORRUPTIONS, SEVERITIES
 
@@ -45,10 +48,12 @@ def classifier_config(config: Optional[str] = None, arch: str = 'vit-b') -> Conf
     """The classifier's config: ``config`` (the fine-tuning config of the checkpoint), else the ViT-B/16
     fine-tuning config with ``arch`` as its backbone (the fine-tuning layout: mean pool → ``fc_norm`` → head)."""
     if config is not None:
-        if not osp.isfile(config):
+        try:
+            path = resolve_config(config)
+        except InputError:
             raise FileNotFoundError(f'config file {config} does not exist: pass the config the checkpoint was '
-                                    f'trained with')
-        return Config.fromfile(config)
+                                    f'trained with') from None
+        return Config.fromfile(path)
     cfg = Config.fromfile(osp.join(CONFIGS, 'vit-b_ft-100e_in1k.py'))
     cfg.model.backbone.arch = arch
     return cfg

@@ -1,6 +1,6 @@
 # The ViT-B recipe scaled down to run on a CPU in seconds: a 4-block 32-wide ViT on 64x64 crops (4x4 tokens),
 # the same neck/heads/losses/schedule shapes, 20 iterations at batch 2, plain fp32 OptimWrapper.
-# Data: python -c "from segmentation.toy import make_ade20k_toy; make_ade20k_toy('data/toy/ade')"
+# Data: python -c "from siameseim.segmentation.toy import make_ade20k_toy; make_ade20k_toy('data/toy/ade')"
 _base_ = ['upernet_vit-b_160k_ade20k-512x512.py']
 crop_size = (64, 64)
 data_root = 'data/toy/ade'

@@ -21,7 +21,7 @@ __all__ = ['POINTER_FILE', 'RESUME_WITH_LOWER_LR', 'pointer_target', 'resume_can
 # mmengine's pointer to the newest checkpoint, in the work dir.
 POINTER_FILE = 'last_checkpoint'
 # How to resume with another lr; named by the NaN guards' messages.
-RESUME_WITH_LOWER_LR = ('tools/train.py CONFIG --cfg-options optim_wrapper.optimizer.lr=<lower lr> (a resumed run '
+RESUME_WITH_LOWER_LR = ('siameseim-train CONFIG --cfg-options optim_wrapper.optimizer.lr=<lower lr> (a resumed run '
                         'rescales the optimizer and schedules to the config\'s lr, see docs/reliability.md)')
 _CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_\d+\.pth$')
 

@@ -28,7 +28,7 @@ def read_run_checkpoint(path: str, *, for_resume: bool = False) -> Dict[str, Any
         if not missing and not all(key in meta for key in ('epoch', 'iter')):
             missing = ['meta.epoch/iter']
         if missing:
-            raise CheckpointError(f'{path} is not a training checkpoint written by tools/train.py (no '
+            raise CheckpointError(f'{path} is not a training checkpoint written by siameseim-train (no '
                                   f'{", ".join(missing)}): resume from one of those, or start from these weights '
                                   f'with load_from (or the backbone\'s pretrained=) and --no-resume')
     return checkpoint

@@ -1,5 +1,5 @@
-"""tools/convert_checkpoint.py: every format converts and validates; bad input gives one error line, exit 2, no file."""
-import importlib.util
+"""siameseim.cli.convert_checkpoint (tools/convert_checkpoint.py): every format converts and validates; bad input
+gives one error line, exit 2, no file."""
 import os
 import subprocess
 import sys
@@ -11,15 +11,13 @@ from checkpoint_formats import CASES, VIT_SIZES, images, outputs, timm_vit, writ
 from resize_oracles import bicubic_resize
 
 from siameseim.checkpoint import SUITE_FORMAT, load_pretrained, read_checkpoint
+from siameseim.cli import convert_checkpoint
 from siameseim.models.vit import ViT
 
 from checkout import REPO_ROOT
 
 REPO = Path(REPO_ROOT)
 SCRIPT = REPO / 'tools' / 'convert_checkpoint.py'
-_spec = importlib.util.spec_from_file_location('convert_checkpoint', SCRIPT)
-convert_checkpoint = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(convert_checkpoint)
 
 
 def run(capsys, *argv):

@@ -1,25 +1,19 @@
 """Weights holding NaN or inf are refused on every load path with one line naming the file and the first bad keys.
 
 Paths here: the reader itself (.pth and .safetensors), a backbone's ``pretrained=``, an in-memory state dict,
-tools/convert_checkpoint.py, the few-shot feature model and the suite's ``bench``. ``load_from``, ``--resume``
+siameseim.cli.convert_checkpoint, the few-shot feature model and the suite's ``bench``. ``load_from``, ``--resume``
 and tools/test.py are covered in test_safe_loading.py, auto-resume in test_checkpoint_saving.py.
 """
-import importlib.util
-
 import pytest
 import torch
 from checkpoint_formats import VIT_SIZES
 
 from siameseim.robustness.few_shot import build_feature_model
 from siameseim.checkpoint import CheckpointError, load_pretrained, read_checkpoint
+from siameseim.cli import convert_checkpoint
 from siameseim.finite import non_finite_keys
 from siameseim.models.vit import ViT
 from siameseim.suite.cli import main as suite_main
-from toy_run import ROOT
-
-_spec = importlib.util.spec_from_file_location('convert_checkpoint', ROOT / 'tools' / 'convert_checkpoint.py')
-convert_checkpoint = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(convert_checkpoint)
 
 BAD_KEYS = '(model.pos_embed, model.blocks.0.attn.qkv.weight)'
 

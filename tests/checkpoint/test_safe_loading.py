@@ -10,7 +10,6 @@ import torch
 import toy_run
 from siameseim import compat
 from siameseim.compat import UnsafeLoadWarning
-from tool_modules import load_tool
 
 from siameseim.cli import test as test_tool
 from siameseim.cli import train
@@ -119,6 +118,6 @@ def test_resume_from_weights_without_training_state_says_what_to_do(runs, tmp_pa
     torch.save({'state_dict': torch.load(runs[1], weights_only=True)['state_dict']}, path)
     assert _load('resume', runs[0], path, tmp_path / 'work') == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f'error: {path} is not a training checkpoint written by tools/train.py (no meta, message_hub): resume '
+        f'error: {path} is not a training checkpoint written by siameseim-train (no meta, message_hub): resume '
         f"from one of those, or start from these weights with load_from (or the backbone's pretrained=) and "
         f'--no-resume')

@@ -14,12 +14,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 from siameseim.detection.hooks import Fp16CompressionHook
 from siameseim.detection.toy import COCO_CATEGORIES, LVIS_CATEGORIES, make_toy_coco, make_toy_lvis, scale_down
-from tool_modules import load_tool
+from siameseim.detection.cli import benchmark_detection
 
 from checkout import REPO_ROOT
 
 REPO = REPO_ROOT
-benchmark_detection = load_tool('benchmark_detection')
 from siameseim.cli import test as test_tool
 from siameseim.cli import train as train_tool
 

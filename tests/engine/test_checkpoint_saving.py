@@ -16,7 +16,6 @@ from mmengine.fileio.backends import LocalBackend
 
 import toy_run
 from siameseim.atomic import atomic_write, remove_stale_temporaries, write_text_atomically
-from tool_modules import load_tool
 
 from siameseim.cli import train
 
@@ -168,7 +167,7 @@ def _spoil(work_dir, damage):
 @pytest.mark.parametrize('damage, reason', [
     ('truncated', 'is truncated or corrupted'),
     ('non-finite', 'holds non-finite values (NaN or inf) in 1 tensors (state_dict.linear.weight)'),
-    ('not-a-training-checkpoint', 'is not a training checkpoint written by tools/train.py (no meta, message_hub)'),
+    ('not-a-training-checkpoint', 'is not a training checkpoint written by siameseim-train (no meta, message_hub)'),
 ])
 def test_auto_resume_falls_back_to_the_newest_intact_checkpoint(damage, reason, tmp_path):
     config, work_dir = toy_run.write_config(tmp_path, max_keep_ckpts=2), tmp_path / 'work'

@@ -7,7 +7,6 @@ import torch
 import toy_run
 from siameseim.pretrain.hooks import FiniteLossHook
 from siameseim.engine import RESUME_WITH_LOWER_LR
-from tool_modules import load_tool
 
 from siameseim.cli import train
 

@@ -9,7 +9,6 @@ from mmengine.structures import InstanceData, PixelData
 from PIL import Image
 
 from siameseim.prediction_snapshots import PredictionSnapshotHook
-from tool_modules import load_tool
 
 from checkout import REPO_ROOT
 

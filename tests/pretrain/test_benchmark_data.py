@@ -6,12 +6,7 @@ import torch
 from PIL import Image
 
 from siameseim.pretrain.data.photo_like import write_imagenet_like_jpegs
-from tool_modules import load_tool
-
-from checkout import REPO_ROOT
-
-ROOT = REPO_ROOT
-benchmark_data = load_tool('benchmark_data')
+from siameseim.pretrain.cli import benchmark_data
 
 
 def test_generated_jpegs_have_imagenet_sizes_and_photo_statistics(tmp_path):
@@ -43,6 +38,6 @@ def test_bad_arguments_fail_in_one_line(capsys, tmp_path):
     assert benchmark_data.main(['--rounds', '0']) == 2
     assert benchmark_data.main(['--sides', '640', '333']) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f'error: config {tmp_path / "nope.py"} does not exist',
-                   f'error: --data {tmp_path / "missing"} is not a directory', 'error: --rounds must be at least 1',
-                   'error: --sides needs 16 <= MIN <= MAX, got 640 333']
+    assert err[0].startswith(f'error: config file {tmp_path / "nope.py"} does not exist: pass a path like ')
+    assert err[1:] == [f'error: --data {tmp_path / "missing"} is not a directory', 'error: --rounds must be at least 1',
+                       'error: --sides needs 16 <= MIN <= MAX, got 640 333']

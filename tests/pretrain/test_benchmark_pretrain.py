@@ -3,12 +3,8 @@
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tool_modules import load_tool
 
-from checkout import REPO_ROOT
-
-ROOT = REPO_ROOT
-benchmark_pretrain = load_tool('benchmark_pretrain')
+from siameseim.pretrain.cli import benchmark_pretrain
 
 
 def test_official_style_baseline_computes_the_same_loss_and_ema():

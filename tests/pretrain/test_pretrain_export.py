@@ -6,12 +6,7 @@ import torch
 from siameseim.pretrain.models import MAE, SiameseIM
 from siameseim import CheckpointError, ViT, load_pretrained
 from siameseim.checkpoint import detect_format
-from tool_modules import load_tool
-
-from checkout import REPO_ROOT
-
-ROOT = REPO_ROOT
-convert_checkpoint = load_tool('convert_checkpoint')
+from siameseim.cli import convert_checkpoint
 
 ENCODER = dict(arch=None, embed_dim=32, depth=2, num_heads=4, img_size=32, patch_size=8, final_norm=False)
 

@@ -9,7 +9,6 @@ from mmengine.hooks import Hook
 from PIL import Image
 
 from siameseim.registry import HOOKS
-from tool_modules import load_tool
 
 from checkout import REPO_ROOT
 

@@ -16,12 +16,11 @@ from siameseim.robustness.toy import make_toy_benchmarks
 from siameseim.robustness.transforms import EvalTransform
 from siameseim.checkpoint import read_checkpoint
 from siameseim.registry import MODELS
-from tool_modules import load_tool
+from siameseim.robustness.cli import eval_robustness
 
 from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
-eval_robustness = load_tool('eval_robustness')
 from siameseim.cli import train
 
 FT_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')

@@ -17,8 +17,6 @@ from siameseim.robustness.labels import imagenet_1k_index
 from siameseim.robustness.toy import make_toy_benchmarks, toy_wnids
 from siameseim.models import ViT
 
-from checkout import REPO_ROOT
-
 
 def test_preprocess_centres_and_normalises_rows():
     x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 4.0, 10.0]])
@@ -181,14 +179,13 @@ def test_features_are_cached_and_reused_only_for_the_same_weights_and_images(tmp
 def test_cyanure_leaves_later_torch_training_in_the_process_working():
     """The suite fits the few-shot classifier and then trains ADE20k in one process. With cyanure's own
     OpenMP/OpenBLAS loaded beside torch's, that conv backward deadlocked; the fit now runs in a child."""
-    root = REPO_ROOT
-    tool = os.path.join(root, 'tools', 'benchmark_segmentation.py')
+    tool = 'siameseim.segmentation.cli.benchmark_segmentation'
     script = (
         'import runpy, sys, torch\n'
-        'from robustness.few_shot import fit_logistic_regression, preprocess\n'
+        'from siameseim.robustness.few_shot import fit_logistic_regression, preprocess\n'
         'fit_logistic_regression(preprocess(torch.randn(60, 16)), torch.arange(60) % 3, solver="cyanure")\n'
         f'sys.argv = [{tool!r}, "--tiny", "--device", "cpu", "--batch-size", "2", "--warmup", "0", "--iters", "1"]\n'
-        f'runpy.run_path({tool!r}, run_name="__main__")\n')
-    result = subprocess.run([sys.executable, '-c', script], cwd=root, capture_output=True, text=True, timeout=120)
+        f'runpy.run_module({tool!r}, run_name="__main__")\n')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'ratio suite/mmseg:' in result.stdout

@@ -13,12 +13,7 @@ from siameseim.robustness.imagenet_c import corrupt
 from siameseim.robustness.imagenet_c.corruptions import brightness, contrast, gaussian_noise, impulse_noise, \
     motion_blur_kernel_blur
 from siameseim.robustness.metrics import CORRUPTIONS, SEVERITIES
-from tool_modules import load_tool
-
-from checkout import REPO_ROOT
-
-ROOT = REPO_ROOT
-make_imagenet_c = load_tool('make_imagenet_c')
+from siameseim.robustness.cli import make_imagenet_c
 
 
 @pytest.fixture(scope='module')

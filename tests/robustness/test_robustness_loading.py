@@ -11,12 +11,7 @@ from siameseim.robustness.datasets import CorruptImageError, ImageNetC, WnidImag
 from siameseim.robustness.loading import gpu_decode
 from siameseim.robustness.models import ClassificationDataPreprocessor
 from siameseim.robustness.transforms import EvalTransform
-from tool_modules import load_tool
-
-from checkout import REPO_ROOT
-
-ROOT = REPO_ROOT
-benchmark_eval = load_tool('benchmark_eval')
+from siameseim.robustness.cli import benchmark_eval
 
 
 @pytest.fixture()

@@ -21,12 +21,11 @@ from siameseim.robustness.models import classifier_state_dict
 from siameseim.robustness.toy import toy_wnids
 from siameseim.robustness.transforms import EvalTransform
 from siameseim.registry import MODELS
-from tool_modules import load_tool
+from siameseim.robustness.cli import eval_robustness
 
 from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
-eval_robustness = load_tool('eval_robustness')
 from siameseim.cli import test as test_tool
 
 TOY_CONFIG = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')

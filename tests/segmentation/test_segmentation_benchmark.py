@@ -4,9 +4,8 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from tool_modules import load_tool
+from siameseim.segmentation.cli import benchmark_segmentation
 
-benchmark_segmentation = load_tool('benchmark_segmentation')
 
 
 def test_baseline_is_mmseg_mae_upernet_from_the_wheel():

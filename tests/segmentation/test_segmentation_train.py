@@ -11,7 +11,6 @@ from PIL import Image
 from siameseim.segmentation.toy import make_ade20k_toy
 
 from test_segmentation_config import CONFIG_DIR
-from tool_modules import load_tool
 
 from siameseim.cli import test as test_tool
 from siameseim.cli import train as train_tool

@@ -1,4 +1,5 @@
-"""tools/train.py and tools/test.py end bad inputs with one ``error:`` line and a non-zero exit, no traceback."""
+"""The training and test programs (siameseim.cli.train / .test) and the robustness tools end bad inputs with one
+``error:`` line and a non-zero exit, no traceback."""
 import glob
 import os
 import os.path as osp
@@ -7,17 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siameseim.segmentation.toy import make_ade20k_toy
+from siameseim.cli import test as test_tool
+from siameseim.cli import train as train_tool
 from siameseim.cli_checks import check_cfg_options
 from siameseim.errors import InputError
-from tool_modules import load_tool
+from siameseim.robustness.cli import benchmark_eval, eval_robustness
+from siameseim.segmentation.toy import make_ade20k_toy
 
 from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
-from siameseim.cli import test as test_tool
-from siameseim.cli import train as train_tool
-
 FT = osp.join(ROOT, 'robustness', 'configs', 'vit-tiny_ft-4e_toy.py')
 ADE = osp.join(ROOT, 'segmentation', 'configs', 'upernet_vit-tiny_ade20k-64x64_toy.py')
 
@@ -100,11 +100,10 @@ def test_ade20k_label_out_of_range_names_the_file(workers, tmp_path, capsys):
     assert not os.path.exists(osp.join(str(tmp_path / 'work'), 'iter_2.pth'))
 
 
-@pytest.mark.parametrize('tool,argv', [('eval_robustness', ['ckpt.pth', '--out', 'out', '--input-size', '0']),
-                                       ('benchmark_eval', ['--input-size', '0']),
-                                       ('benchmark_eval', ['--batch-size', '-1'])])
-def test_non_positive_sizes_are_usage_errors(tool, argv, capsys):
-    module = load_tool(tool)
+@pytest.mark.parametrize('module,argv', [(eval_robustness, ['ckpt.pth', '--out', 'out', '--input-size', '0']),
+                                         (benchmark_eval, ['--input-size', '0']),
+                                         (benchmark_eval, ['--batch-size', '-1'])])
+def test_non_positive_sizes_are_usage_errors(module, argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         module.parse_args(argv)
     assert exit_info.value.code == 2

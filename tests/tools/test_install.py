@@ -1,29 +1,26 @@
-"""tools/verify_install.py: every check passes here, and each failure is one line naming the problem and fix."""
+"""siameseim.cli.verify_install (tools/verify_install.py, siameseim-verify): every check passes here, and each
+failure is one line naming the problem and fix."""
 import builtins
 import importlib.util
-import os
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
 
-from checkout import REPO_ROOT
+from siameseim.cli import verify_install
 
-_spec = importlib.util.spec_from_file_location('verify_install', osp.join(REPO_ROOT, 'tools', 'verify_install.py'))
-verify_install = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(verify_install)
+from checkout import REPO_ROOT
 
 INSTALL = 'run bash tools/install.sh'
 REBUILD = 'rebuild with bash tools/install.sh --rebuild-mmcv'
 
 
 def _run_verify(*args: str, prelude: str = '') -> subprocess.CompletedProcess:
-    """Run the verifier in a fresh interpreter (``prelude`` runs first), with the repository importable."""
+    """Run the checkout's tools/verify_install.py in a fresh interpreter (``prelude`` runs first)."""
     code = (f'{prelude}\nimport runpy, sys\nsys.argv = ["verify_install.py", *sys.argv[1:]]\n'
             f'runpy.run_path({osp.join(REPO_ROOT, "tools", "verify_install.py")!r}, run_name="__main__")')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
-    return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -81,6 +78,26 @@ def test_a_missing_package_fails_its_check_with_one_line(block_import, capsys, c
     assert verify_install.main(['--check', check]) == 1
     stderr = capsys.readouterr().err
     assert stderr == f'verify_install: {message}\n'
+
+
+def test_a_task_package_missing_beside_the_core_fails_the_siameseim_check(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec',
+                        lambda name, *args: None if name == 'siameseim.detection' else find_spec(name, *args))
+    with pytest.raises(verify_install.InstallCheckError, match=r'^siameseim.detection is not installed beside'):
+        verify_install.check_siameseim()
+
+
+def test_the_siameseim_check_names_the_installed_task_packages():
+    summary = verify_install.check_siameseim()
+    assert all(name.rpartition('.')[2] in summary for name in verify_install.TASK_PACKAGES)
+
+
+def test_the_checkout_tool_checks_mmcv_without_importing_the_project():
+    """install.sh runs the mmcv check before the project is installed."""
+    result = _run_verify('--check', 'mmcv', prelude="import sys; sys.modules['siameseim'] = None")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('Python 3.') and 'mmcv 2.1.0 (compiled ops)' in result.stdout
 
 
 def test_mmcv_without_compiled_ops_asks_for_a_rebuild():
