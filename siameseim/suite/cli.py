@@ -13,6 +13,7 @@ one run at a time per ``--out`` (``suite.lock``, see :mod:`siameseim.suite.lock`
 """
 import argparse
 import os.path as osp
+import resource
 import sys
 import time
 from typing import List, Optional
@@ -45,14 +46,21 @@ def write_report(results: dict, out_dir: str, baseline: Optional[str]) -> str:
     return markdown
 
 
+def peak_rss_mib() -> float:
+    """Peak resident memory in MiB of this process or of its largest finished child (launched tools)."""
+    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return peak_kib / 1024
+
+
 def _summary(results: dict, out_dir: str, markdown: str, start: float) -> None:
     states = [task['status'] for entry in results['checkpoints'].values() for task in entry['tasks'].values()]
     _log('')
     _log(markdown)
     failed = f', {states.count("failed")} FAILED' if 'failed' in states else ''
     _log(f'[suite] {states.count("done")} task runs done, {states.count("skipped")} skipped{failed}, in '
-         f'{time.time() - start:.0f} s; results.json, results.csv, results.md, results.png and report.html in '
-         f'{out_dir}')
+         f'{time.time() - start:.0f} s wall time, peak RSS {peak_rss_mib():.0f} MiB; results.json, results.csv, '
+         f'results.md, results.png and report.html in {out_dir}')
 
 
 def _exit_status(results: dict) -> int:

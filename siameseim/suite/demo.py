@@ -9,7 +9,7 @@ data, not what the recipes reach.
 import json
 import os
 import os.path as osp
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config
 
@@ -71,35 +71,54 @@ def method_config(method: str, images: str) -> Config:
     return Config.fromfile(PRETRAIN_CONFIGS[method])
 
 
-def pretrain_config(method: str, data_root: str, iterations: int, batch_size: int) -> Config:
+def pretrain_schedule(total_iters: int, warmup_fraction: float = 0.1) -> List[dict]:
+    """Per-iteration linear warm-up from 1e-3 of the lr to the full lr, then cosine to 0, over ``total_iters``.
+
+    mmengine's ``LinearLR`` over ``n`` steps reaches its end factor at step ``n - 1``: a one-step warm-up never
+    leaves ``start_factor``, and the chained cosine then anneals from there, so a short run would train at
+    1e-3 of its lr throughout. The warm-up therefore spans at least two iterations and leaves at least one
+    iteration to the cosine.
+    """
+    if total_iters < 3:
+        raise ValueError(f'a pretraining schedule needs at least 3 iterations, got {total_iters}')
+    warmup = min(max(round(warmup_fraction * total_iters), 2), total_iters - 1)
+    return [
+        dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup),
+        dict(type='CosineAnnealingLR', T_max=total_iters - warmup, eta_min=0.0, by_epoch=False, begin=warmup,
+             end=total_iters),
+    ]
+
+
+def pretrain_config(method: str, data_root: str, iterations: int, batch_size: int,
+                    checkpoint_every: Optional[int] = None) -> Config:
     """The tiny ``method`` (``siameseim``, ``mae``, ``mocov3`` or an ablation ``row-<letter>``) pretraining on
-    the toy ImageNet train images, about ``iterations`` steps of ``batch_size`` images, with the demo backbone."""
+    the toy ImageNet train images, about ``iterations`` steps of ``batch_size`` images (whole epochs, at least
+    two and three steps), with the demo backbone; the final checkpoint only, or one every ``checkpoint_every``
+    epochs (all kept)."""
     images = osp.join(data_root, 'imagenet', 'train')
     cfg = method_config(method, images)
     num_images = sum(len(files) for _, _, files in os.walk(images))
     cfg.train_dataloader.batch_size = batch_size
     per_epoch = max(num_images // batch_size, 1)
-    epochs = max(-(-iterations // per_epoch), 2)
-    warmup = max(epochs // 10, 1)
+    epochs = max(-(-max(iterations, 3) // per_epoch), 2)
     cfg.model.encoder.update(DEMO_BACKBONE, img_size=DEMO_IMAGE_SIZE)
     cfg.train_dataloader.dataset.root = images
     cfg.train_cfg.max_epochs = epochs
-    cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup, convert_to_iter_based=True),
-        dict(type='CosineAnnealingLR', T_max=epochs - warmup, eta_min=0.0, by_epoch=True, begin=warmup,
-             end=epochs, convert_to_iter_based=True),
-    ]
-    cfg.default_hooks.checkpoint.interval = epochs
+    cfg.param_scheduler = pretrain_schedule(epochs * per_epoch)
+    if checkpoint_every is None:
+        cfg.default_hooks.checkpoint.interval = epochs
+    else:
+        cfg.default_hooks.checkpoint.update(interval=checkpoint_every, max_keep_ckpts=-1)
     cfg.default_hooks.logger.interval = 20
     return cfg
 
 
 def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, batch_size: int,
-                  ctx: SuiteContext) -> str:
+                  ctx: SuiteContext, checkpoint_every: Optional[int] = None) -> str:
     """Pretrain the tiny ``method`` with the training program (resuming if interrupted); returns its final
-    checkpoint."""
+    checkpoint (``checkpoint_every``: see :func:`pretrain_config`)."""
     done = osp.join(work_dir, 'last_checkpoint')
-    cfg = pretrain_config(method, data_root, iterations, batch_size)
+    cfg = pretrain_config(method, data_root, iterations, batch_size, checkpoint_every)
     final = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
     label = method_label(method)
     if osp.isfile(done) and osp.isfile(final):

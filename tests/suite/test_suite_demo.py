@@ -66,6 +66,8 @@ def test_bench_skips_tasks_without_data(tmp_path, capsys):
     assert 'coco: skipped: ' in printed and 'instances_train2017.json is missing' in printed
     assert 'robustness: skipped: none of imagenet-a' in printed
     assert '0 task runs done, 3 skipped' in printed
+    peak = re.search(r'in \d+ s wall time, peak RSS (\d+) MiB', printed)
+    assert peak and 50 < int(peak.group(1)) < 64 * 1024  # this test process: torch alone takes more than 50 MiB
 
 
 def test_demo_refuses_toy_data_of_an_older_version_in_one_line(tmp_path, capsys):
