@@ -23,6 +23,7 @@ from siameseim.registry import MODELS
 
 from ..losses import InfoNCELoss
 from .mlp_head import MLPHead
+from .momentum_branch import ema_parameter_pairs, lerp_towards_online
 
 
 def moco_vit_init(encoder: nn.Module) -> None:
@@ -74,20 +75,12 @@ class MoCoV3(BaseModel):
 
     def ema_parameter_pairs(self) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
         """(target, online) trainable tensors of encoder and projector (BN running buffers are not averaged)."""
-        targets, onlines = [], []
-        for target_module, online_module in ((self.target_encoder, self.encoder),
-                                             (self.target_projector, self.projector)):
-            for target, online in zip(target_module.parameters(), online_module.parameters()):
-                if online.requires_grad:
-                    targets.append(target)
-                    onlines.append(online)
-        return targets, onlines
+        return ema_parameter_pairs(((self.target_encoder, self.encoder), (self.target_projector, self.projector)))
 
     @torch.no_grad()
     def momentum_update(self, momentum: float) -> None:
         """``θ_target ← m·θ_target + (1−m)·θ_online`` in one fused multi-tensor lerp."""
-        targets, onlines = self.ema_parameter_pairs()
-        torch._foreach_lerp_(targets, onlines, 1.0 - momentum)
+        lerp_towards_online(*self.ema_parameter_pairs(), momentum)
 
     def query(self, view: torch.Tensor) -> torch.Tensor:
         """Online branch: predictor(projector(cls token)) ``[B, dim]``."""

@@ -28,6 +28,7 @@ from siameseim.registry import MODELS
 from ..losses import FeatureL2Loss, PixelL2Loss, UniGradLoss, normalize_patches
 from .mae import patchify
 from .mlp_head import MLPHead
+from .momentum_branch import ema_parameter_pairs, lerp_towards_online
 from .relative_pos_embed import relative_query_pos_embed
 from .token_batch_norm import TokenBatchNorm
 
@@ -225,20 +226,12 @@ class SiameseIM(BaseModel):
         BN running buffers are not averaged, and the frozen patch embedding and fixed positions are skipped
         (they stay identical), as in docs/method.md §1.6.
         """
-        targets, onlines = [], []
-        for target_module, online_module in self._ema_module_pairs():
-            for target, online in zip(target_module.parameters(), online_module.parameters()):
-                if online.requires_grad:
-                    targets.append(target)
-                    onlines.append(online)
-        return targets, onlines
+        return ema_parameter_pairs(self._ema_module_pairs())
 
     @torch.no_grad()
     def momentum_update(self, momentum: float) -> None:
         """``θ_target ← m·θ_target + (1−m)·θ_online`` in one fused multi-tensor lerp."""
-        targets, onlines = self.ema_parameter_pairs()
-        if targets:
-            torch._foreach_lerp_(targets, onlines, 1.0 - momentum)
+        lerp_towards_online(*self.ema_parameter_pairs(), momentum)
 
     def visible_ids(self, mask: torch.Tensor) -> torch.Tensor:
         """Raster indices ``[B, V]`` of the unmasked patches; every sample must mask the same count."""
