@@ -20,7 +20,7 @@ decoder, fine-tuned), MoCo-v3, BEiT, DeiT (plain, distilled), timm, mmpretrain, 
 registers, ViT-g), CLIP (OpenAI, OpenCLIP), I-JEPA, Hugging Face ``transformers`` folders and files (ViT, ViTMAE,
 Dinov2, BEiT, Data2VecVision), any of them as ``.safetensors``, the mmengine checkpoints of this suite's
 downstream runs and the suite's own converted format (:data:`SUITE_FORMAT`, written by
-``tools/convert_checkpoint.py``).
+``siameseim-convert``).
 """
 from ..layers import resize_rel_pos, resize_rel_pos_bias_table
 from .arch import check_architecture, infer_arch

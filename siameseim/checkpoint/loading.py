@@ -151,7 +151,7 @@ def _resized_to_model(key: str, value: torch.Tensor, target_shape: Tuple[int, ..
     if key == 'pos_embed':
         if arch['pos_embed_grid'] is None:
             raise CheckpointError(f"cannot tell the grid of the checkpoint's pos_embed {list(value.shape)} (patch "
-                                  f"rows not a square): convert it with tools/convert_checkpoint.py from a "
+                                  f"rows not a square): convert it with siameseim-convert from a "
                                   f"checkpoint whose grid is known")
         resized = resize_pos_embed_and_prefix(value, arch['pos_embed_grid'], model.pos_embed_grid,
                                               arch['pos_embed_prefix'], model.num_prefix_tokens)

@@ -1,10 +1,10 @@
 """Convert a ViT checkpoint of any supported format into the suite's own format, validating it on the backbone.
 
-    python tools/convert_checkpoint.py sim_base_1600ep_pretrain.pth sim_vit_b.pth --arch vit-b
-    python tools/convert_checkpoint.py mae_finetuned_vit_base.pth mae_ft_vit_b.pth --keep-head
-    python tools/convert_checkpoint.py beit_base_patch16_224_pt22k.pth beit_b_512.pth --img-size 512
-    python tools/convert_checkpoint.py dinov2_vitb14_reg4_pretrain.pth dinov2_b14_reg.pth
-    python tools/convert_checkpoint.py path/to/hf_model_folder hf_vit.pth   # config.json + model.safetensors
+    siameseim-convert sim_base_1600ep_pretrain.pth sim_vit_b.pth --arch vit-b
+    siameseim-convert mae_finetuned_vit_base.pth mae_ft_vit_b.pth --keep-head
+    siameseim-convert beit_base_patch16_224_pt22k.pth beit_b_512.pth --img-size 512
+    siameseim-convert dinov2_vitb14_reg4_pretrain.pth dinov2_b14_reg.pth
+    siameseim-convert path/to/hf_model_folder hf_vit.pth   # config.json + model.safetensors
 
 The output (``{'state_dict': canonical, 'meta': {...}}``, :func:`siameseim.checkpoint.converted_checkpoint`) is
 written only after the weights loaded into a backbone built for them (``--arch``, or inferred from the shapes)
@@ -18,7 +18,11 @@ import sys
 import warnings
 from typing import Any, List, Mapping, NoReturn, Optional
 
+from siameseim.atomic import save_atomically
+from siameseim.checkpoint import (CheckpointError, UntrustedPickleWarning, check_architecture, converted_checkpoint,
+                                  infer_arch, load_pretrained, read_checkpoint, to_canonical)
 from siameseim.cli_checks import positive_int
+from siameseim.models.vit import ViT, resolve_arch
 
 EXIT_ERROR = 2
 
@@ -54,9 +58,6 @@ def _validation_backbone(arch: Mapping[str, Any], arch_name: Optional[str], num_
                          img_size: Optional[int], keep_head: bool):
     """A backbone with the checkpoint's options (cls token, registers, norms, LayerScale, MLP, activation,
     relative positions, head)."""
-    from siameseim.checkpoint import CheckpointError, check_architecture
-    from siameseim.models.vit import ViT, resolve_arch
-
     if arch_name is not None:
         try:
             sizes = resolve_arch(arch_name)
@@ -100,10 +101,6 @@ def _validation_backbone(arch: Mapping[str, Any], arch_name: Optional[str], num_
 
 def convert(args: argparse.Namespace) -> str:
     """Run one conversion; returns the summary line. Raises CheckpointError / OSError on bad input."""
-    from siameseim.atomic import save_atomically
-    from siameseim.checkpoint import (UntrustedPickleWarning, converted_checkpoint, infer_arch, load_pretrained,
-                                      read_checkpoint, to_canonical)
-
     if args.trust_pickle:
         print(f'warning: unpickling {args.input} with weights_only=False can run code stored in it; '
               f'do this only for files you trust', file=sys.stderr)
@@ -136,12 +133,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         args = build_parser().parse_args(argv)
     except _UsageError as err:
         print(f'error: {err} (see --help)', file=sys.stderr)
-        return EXIT_ERROR
-    try:
-        from siameseim.checkpoint import CheckpointError
-    except ImportError as err:
-        print(f'error: cannot import the suite ({err}): install it with bash tools/install.sh '
-              f'or run with PYTHONPATH=<repository root>', file=sys.stderr)
         return EXIT_ERROR
     try:
         print(convert(args))
