@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                               help='GPUs per task with --launcher pytorch/slurm')
     bench_parser.add_argument('--partition', help='slurm partition (with --launcher slurm)')
     bench_parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
-                              help='device of the feature-extraction tasks (few-shot, robustness)')
+                              help='device of the frozen-feature tasks (k-NN, few-shot); the trained tasks run where '
+                                   'their launcher puts them')
     bench_parser.add_argument('--detection-schedule', choices=['100e', '25e'], default='100e',
                               help='COCO fine-tuning schedule: the 100-epoch ViTDet recipe, or the 25-epoch one of '
                                    'the paper\'s ablation (docs/ablation.md; ViT-B only)')
