@@ -1,10 +1,11 @@
 """Data loading for evaluations: the GPU JPEG path's decode and transform, and a plain ordered loader.
 
-* GPU path (datasets with ``decode='gpu'``, decoded by :class:`~robustness.models.ClassificationDataPreprocessor`
-  in the runner): workers only read file bytes; :func:`gpu_decode` decodes the whole batch with
-  ``torchvision.io.decode_jpeg(..., device='cuda')`` (nvJPEG), and :class:`GpuEvalTransform` resizes, crops
-  and normalises there too. Non-JPEG files, and batches nvJPEG rejects, fall back to a CPU decode of each image.
-* :func:`iterate_batches`: :class:`~robustness.datasets.WnidImageFolder` + PIL decode and transform in
+* GPU path (datasets with ``decode='gpu'``, decoded in the runner by
+  :class:`~siameseim.robustness.models.ClassificationDataPreprocessor`): workers only read file bytes;
+  :func:`gpu_decode` decodes the whole batch with ``torchvision.io.decode_jpeg(..., device='cuda')`` (nvJPEG),
+  and :class:`GpuEvalTransform` resizes, crops and normalises there too. Non-JPEG files, and batches nvJPEG
+  rejects, fall back to a CPU decode of each image.
+* :func:`iterate_batches`: :class:`~siameseim.robustness.datasets.WnidImageFolder` + PIL decode and transform in
   ``num_workers`` processes, pinned batches copied to the device asynchronously (few-shot feature extraction).
 """
 from typing import Iterator, List, Optional, Sequence, Tuple

@@ -4,7 +4,7 @@ The directory is scanned once (the official code builds its ImageFolder twice, d
 the ImageNet train layout ``root/<wnid>/*.JPEG`` and flat or nested folders of images work; labels are not
 used. A file that cannot be decoded is skipped, counted and logged, and the next image is returned instead,
 so one bad file never stops a long run. A transform with ``lazy_decode = True`` gets an
-:class:`~pretrain.data.decoding.EncodedImage` (bytes and header) instead of a decoded image, so it can draw
+:class:`~siameseim.pretrain.data.decoding.EncodedImage` (bytes and header) instead of a decoded image, so it can draw
 its crops first and decode only what they need; its decode failures are skipped the same way.
 """
 import logging

@@ -70,9 +70,9 @@ class FastSiameseTwoViewTransform(SiameseTwoViewTransform):
     Takes the arguments of :class:`SiameseTwoViewTransform` and returns the same
     ``dict(view1=float32[3,S,S], view2=float32[3,S,S], relpos=float64[6])`` (``views`` and ``color_aug`` as
     there). ``reduced_decode=False``
-    always decodes at full size. Takes an :class:`~pretrain.data.decoding.EncodedImage` (what
+    always decodes at full size. Takes an :class:`~siameseim.pretrain.data.decoding.EncodedImage` (what
     :class:`PretrainImageFolder` passes it) or a PIL image (decoded at full size); decode errors raise
-    :class:`~pretrain.data.decoding.UnreadableImageError`.
+    :class:`~siameseim.pretrain.data.decoding.UnreadableImageError`.
     """
 
     # PretrainImageFolder hands this transform an EncodedImage: bytes and header, not yet decoded.

@@ -3,7 +3,7 @@
 SiameseIM (docs/method.md §4.1–4.3): each view independently flips the whole image (p = 0.5) and then takes a
 torchvision-style random-resized crop of the (possibly flipped) image, so crop offsets of a flipped view
 live in flipped-image coordinates. The six-field relative-position tuple
-``(δi, δj, δh, δw, f, δj_flip)`` locates view 2 in view 1's frame; ``pretrain.models.relative_pos_embed``
+``(δi, δj, δh, δw, f, δj_flip)`` locates view 2 in view 1's frame; ``siameseim.pretrain.models.relative_pos_embed``
 turns it into the query positions. The photometric augmentations are the asymmetric BYOL/MoCo-v3 pair.
 
 All randomness comes from the ``numpy.random.Generator`` passed to ``__call__`` (torchvision's transforms

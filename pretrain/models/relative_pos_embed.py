@@ -17,7 +17,8 @@ def relative_query_coords(relpos: torch.Tensor,
     """View-1 grid coordinates ``u [B, g]`` (rows), ``v [B, g]`` (columns) of view 2's patch centres, and the
     scale terms ``s_h, s_w [B]``, in ``relpos``'s dtype.
 
-    ``relpos`` is ``[B, 6] = (δi, δj, δh, δw, f, δj_flip)`` (``pretrain.data.transforms.relative_position``).
+    ``relpos`` is ``[B, 6] = (δi, δj, δh, δw, f, δj_flip)``
+    (``siameseim.pretrain.data.transforms.relative_position``).
     The ``∓½`` shifts map patch centres back to the integer-index convention of the absolute table, so identical
     views give ``u = r``, ``v = c``. When exactly one view is flipped (``f = 1``) columns run backwards from
     ``δj_flip``. Values may lie outside ``[0, g)`` when the views do not overlap.

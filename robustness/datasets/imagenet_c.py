@@ -1,7 +1,7 @@
 """ImageNet-C as one dataset: every ``<corruption>/<severity>/<wnid>/<image>`` of the 15 test corruptions.
 
 One test loop covers all 75 folders; each item carries its ``corruption`` and ``severity`` next to the image
-and label, so :class:`~robustness.metrics.ImageNetCMetric` groups the errors whatever rank scored the image.
+and label, so :class:`~siameseim.robustness.metrics.ImageNetCMetric` groups the errors whatever rank scored the image.
 The 4 validation corruptions, when present, are not read.
 """
 import os
@@ -35,7 +35,7 @@ class ImageNetC(Dataset):
     """The corruption/severity folders of ``root`` found among ``corruptions`` × ``severities``, in that order.
 
     Items are ``dict(inputs, label, corruption=str, severity=int)`` (``inputs`` as in
-    :class:`~robustness.datasets.WnidImageFolder`, ``decode`` likewise). Missing folders are left out; the
+    :class:`~siameseim.robustness.datasets.WnidImageFolder`, ``decode`` likewise). Missing folders are left out; the
     metric then reports the incomplete corruptions and leaves mCE empty.
     """
 

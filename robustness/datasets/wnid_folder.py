@@ -5,8 +5,8 @@ shifts them. Plain files at the root (the README of ImageNet-A) are ignored; a f
 allowed wnid, an empty tree or an image that cannot be decoded raise one line naming the path and the fix.
 
 ``decode='gpu'`` is the loader half of GPU JPEG decoding: workers only read the file bytes, and each item
-carries the geometry of its :class:`~robustness.transforms.EvalTransform`, which
-:class:`~robustness.models.ClassificationDataPreprocessor` applies after decoding on the model's device.
+carries the geometry of its :class:`~siameseim.robustness.transforms.EvalTransform`, which
+:class:`~siameseim.robustness.models.ClassificationDataPreprocessor` applies after decoding on the model's device.
 """
 import os
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union

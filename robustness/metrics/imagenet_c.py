@@ -11,11 +11,11 @@ from .mce import CORRUPTIONS, summarize_imagenet_c
 
 @METRICS.register_module()
 class ImageNetCMetric(BaseMetric):
-    """Scores :class:`~robustness.datasets.ImageNetC` batches (``corruption`` / ``severity`` per image).
+    """Scores :class:`~siameseim.robustness.datasets.ImageNetC` batches (``corruption`` / ``severity`` per image).
 
     ``self.results`` holds one ``(corruption, severity, hit)`` per image, so mmengine's ``collect_results``
     drops the images a padded distributed sampler scored twice. The metrics are the entries of
-    :func:`~robustness.metrics.summarize_imagenet_c` (``errors``, ``ce``, ``relative_ce`` as nested dicts,
+    :func:`~siameseim.robustness.metrics.summarize_imagenet_c` (``errors``, ``ce``, ``relative_ce`` as nested dicts,
     ``mce``, ``one_minus_mce``, ``relative_mce``, ``incomplete``, ``convention``), ``missing_corruptions``
     (corruptions without any folder) and ``images``.
 

@@ -16,7 +16,7 @@ from siameseim.registry import HOOKS
 
 
 def classifier_state_dict(model: nn.Module, loaded: Mapping, source: str = 'checkpoint') -> dict:
-    """The state dict of ``model`` (an :class:`~robustness.models.ImageClassifier`) taken from ``loaded``.
+    """The state dict of ``model`` (an :class:`~siameseim.robustness.models.ImageClassifier`) taken from ``loaded``.
 
     ``loaded`` is a read checkpoint (``{'state_dict': ...}``, ``{'model': ...}`` or a bare state dict);
     ``source`` names it in errors. A foreign layout is loaded into ``model`` on the way.

@@ -7,7 +7,7 @@
   Linear, plain cross-entropy (the MAE/SiameseIM linear probe).
 
 ``forward(inputs, label, mode)`` follows mmengine: ``'loss'`` → ``{'loss'}``, ``'predict'`` →
-``[{'logits', 'label'}]`` for :class:`~robustness.metrics.ClassificationAccuracy`, ``'tensor'`` → logits.
+``[{'logits', 'label'}]`` for :class:`~siameseim.robustness.metrics.ClassificationAccuracy`, ``'tensor'`` → logits.
 """
 from typing import Dict, List, Optional, Union
 

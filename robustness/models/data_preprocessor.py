@@ -1,9 +1,9 @@
 """The classifier's data preprocessor: batches to the model's device, with the GPU JPEG decode option.
 
 Batches of decoded images (``decode='cpu'`` datasets) are only moved to the device. Batches of file bytes
-(``decode='gpu'``) are decoded there by :func:`~robustness.loading.gpu_decode` (nvJPEG on CUDA, the CPU for
+(``decode='gpu'``) are decoded there by :func:`~siameseim.robustness.loading.gpu_decode` (nvJPEG on CUDA, the CPU for
 other formats and for what nvJPEG rejects), then resized, cropped and normalised on the device with the
-geometry each item carries (:class:`~robustness.loading.GpuEvalTransform`). Only ``inputs`` and ``label``
+geometry each item carries (:class:`~siameseim.robustness.loading.GpuEvalTransform`). Only ``inputs`` and ``label``
 reach the model; the rest of the batch (ImageNet-C's corruption and severity) stays for the metric.
 """
 from typing import Dict, Optional
