@@ -4,8 +4,7 @@
 _base_ = [
     '_base_/models/mae_vit-base-p16.py',
     '_base_/datasets/imagenet_mae.py',
-    '_base_/schedules/adamw-coslr-pretrain.py',
-    '_base_/default_runtime.py',
+    '_base_/schedules/toy-cpu-20e.py',
 ]
 
 data_root = 'data/toy/pretrain'
@@ -21,23 +20,11 @@ train_dataloader = dict(
     pin_memory=False,
     dataset=dict(root=data_root, transform=dict(input_size=64)))
 
-max_epochs = 20
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     constructor='LayerDecayOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05),
     paramwise_cfg=dict(layer_decay_rate=1.0, no_decay_names=()))
-auto_scale_lr = dict(enable=False)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=2, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=18, eta_min=0.0, by_epoch=True, begin=2, end=max_epochs,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=max_epochs)
 custom_hooks = [dict(type='FiniteLossHook')]
 sync_bn = None
-env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=5, max_keep_ckpts=2))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(vis_backends=vis_backends)
