@@ -116,8 +116,9 @@ def test_learning_curve_probes_random_init_and_every_checkpoint(tmp_path, capsys
 
 
 def test_random_init_probe_embeds_train_and_val_with_one_seeded_model(tmp_path):
-    """Probing the training images themselves: each is its own nearest neighbour only if one model embeds both
-    sets (with a second random draw for the val images, 31 %), and the random init is the same on every call."""
+    """Probing the training images themselves: each image's own vote dominates its weighted 20-NN only if one
+    model embeds both sets (88-94 % here; 22-25 % with a second random draw for the val images), and the random
+    init is the same on every call."""
     import numpy as np
 
     from siameseim.robustness.datasets import scan_wnid_folder
@@ -131,5 +132,5 @@ def test_random_init_probe_embeds_train_and_val_with_one_seeded_model(tmp_path):
                          np.random.default_rng(0))
     train = scan_wnid_folder(str(tmp_path / 'imagenet' / 'train'))
     first = probe(None, train, train)
-    assert first['knn_cls'] == first['knn_mean'] == 100.0
+    assert first['knn_cls'] >= 75.0 and first['knn_mean'] >= 75.0
     assert probe(None, train, train) == first
