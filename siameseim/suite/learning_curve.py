@@ -1,9 +1,11 @@
 """Frozen-feature accuracy against pretraining iterations: does the demo's tiny pretraining learn?
 
-    python -m siameseim.suite.learning_curve --method siameseim --iterations 300 --every 2 --out work_dirs/curve
+    python -m siameseim.suite.learning_curve --method mae --iterations 4500 --every 16 --world plain \
+        --train-per-class 300 --out work_dirs/curve
 
 Pretrains the tiny ``method`` exactly as ``demo`` does (:func:`~siameseim.suite.demo.pretrain_tiny`, with a
-checkpoint every ``--every`` epochs) on the toy world's ImageNet train images, then probes random init and every
+checkpoint every ``--every`` epochs) on toy ImageNet train images (the demo's world, or the ``plain`` one of
+:meth:`~siameseim.suite.toy_world.ToyWorld.plain`; 50 val images per class), then probes random init and every
 checkpoint on the val images with frozen features: DINO's weighted 20-NN (the demo's k-NN column) and the
 few-shot probe's logistic regression trained on all train images, each on the cls token and on the mean of the
 patch tokens (what the ``LIN`` config pools). Prints a Markdown table and writes ``curve_<method>.json``.
@@ -16,12 +18,15 @@ import re
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 from ..atomic import write_text_atomically
 from ..benchmark import DEMO_BACKBONE, SuiteContext
 from ..cli_checks import positive_int
-from .demo import DEMO_IMAGE_SIZE, DEMO_SIZES, PRETRAIN_CONFIGS, make_demo_data, pretrain_tiny
+from .demo import DEMO_IMAGE_SIZE, PRETRAIN_CONFIGS, pretrain_tiny
+from .toy_data import ToyWorldSizes, write_classification
+from .toy_world import ToyWorld
 
 PROBES = ('knn_cls', 'logistic_cls', 'knn_mean', 'logistic_mean')
 # The demo's evaluation geometry (the frozen-feature tasks': resize by 256/224, centre crop).
@@ -62,6 +67,24 @@ def probe(checkpoint: Optional[str], train: Sequence[Tuple[str, int]], val: Sequ
         classifier = fit_logistic_regression(preprocess(train_x), train_y, lambd=0.1, solver='lbfgs')
         result[f'logistic_{pool}'] = accuracy(classifier, preprocess(val_x), val_y)
     return result
+
+
+WORLDS = {'demo': ToyWorld, 'plain': ToyWorld.plain}
+
+
+def make_curve_data(root: str, world: str, train_per_class: int, seed: int = 0) -> None:
+    """Toy ImageNet train/val folders (50 val images per class) of ``world`` (a key of :data:`WORLDS`) under
+    ``root``, once per ``root`` (an interrupted run is rewritten, the draws are seeded)."""
+    from siameseim.robustness.toy import toy_wnids
+
+    marker = osp.join(root, '.complete')
+    if osp.isfile(marker):
+        return
+    toy_world = WORLDS[world]()
+    sizes = ToyWorldSizes(train_per_class=train_per_class, val_per_class=50, ood_per_class=1)
+    write_classification(root, toy_world, list(toy_wnids(toy_world.num_classes)), sizes,
+                         np.random.default_rng(seed))
+    write_text_atomically(marker, json.dumps(dict(world=world, train_per_class=train_per_class, seed=seed)))
 
 
 def _epoch(path: str) -> int:
@@ -107,7 +130,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--batch-size', type=positive_int, default=32)
     parser.add_argument('--every', type=positive_int, default=1, help='probe a checkpoint every this many epochs')
     parser.add_argument('--out', default='work_dirs/learning_curve')
-    parser.add_argument('--data-root', help="a demo's toy data (default: generated under --out)")
+    parser.add_argument('--world', choices=sorted(WORLDS), default='demo',
+                        help="the toy world generated under --out: the demo's, or the plain one")
+    parser.add_argument('--train-per-class', type=positive_int, default=100,
+                        help='generated train images per class (the demo has 100)')
+    parser.add_argument('--data-root', help="toy data with imagenet/train and imagenet/val (default: generated "
+                                            "under --out)")
     args = parser.parse_args(argv)
     data_root = args.data_root or osp.join(args.out, 'data')
     if args.data_root and not osp.isdir(osp.join(args.data_root, 'imagenet', 'train')):
@@ -115,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               f'leave it out', file=sys.stderr)
         return 2
     if not args.data_root:
-        make_demo_data(data_root, DEMO_SIZES)
+        make_curve_data(data_root, args.world, args.train_per_class)
     rows = learning_curve(args.method, args.out, data_root, args.iterations, args.batch_size, args.every)
     write_text_atomically(osp.join(args.out, f'curve_{args.method}.json'), json.dumps(rows, indent=2))
     print(to_markdown(rows))

@@ -92,11 +92,6 @@ def place(label: int, centre: Tuple[float, float], radius: float, angle: float, 
     return Placed(label, [round(float(v), 1) for v in points.reshape(-1)])
 
 
-def random_tilt(rng: np.random.Generator) -> float:
-    """An object's angle from upright, uniform in ``[-MAX_TILT, MAX_TILT]``."""
-    return float(rng.uniform(-MAX_TILT, MAX_TILT))
-
-
 def random_color(rng: np.random.Generator, low: int = 0, high: int = 256) -> Tuple[int, int, int]:
     return tuple(int(c) for c in rng.integers(low, high, 3))
 
@@ -158,19 +153,38 @@ def _occlude(canvas: Image.Image, rng: np.random.Generator, centre: Tuple[float,
 
 
 class ToyWorld:
-    """Renders images of :data:`SHAPES` objects; each call takes the ``rng`` so every set is reproducible."""
+    """Renders images of :data:`SHAPES` objects; each call takes the ``rng`` so every set is reproducible.
 
-    def __init__(self, num_classes: int = len(SHAPES)) -> None:
+    ``max_tilt`` (radians) bounds every object's angle from upright; ``striped_share``, ``occluded_share`` and
+    ``background_contrast`` set the photo style's nuisances. :meth:`plain` is the easiest world (upright, no
+    stripes or occluders, faint backgrounds), where the tiny pretrainings are measured to learn.
+    """
+
+    def __init__(self, num_classes: int = len(SHAPES), max_tilt: float = MAX_TILT,
+                 striped_share: float = STRIPED_SHARE, occluded_share: float = OCCLUDED_SHARE,
+                 background_contrast: float = BACKGROUND_CONTRAST) -> None:
         if not 2 <= num_classes <= len(SHAPES):
             raise ValueError(f'num_classes must be 2..{len(SHAPES)}, got {num_classes}')
         self.num_classes = num_classes
+        self.max_tilt = max_tilt
+        self.striped_share, self.occluded_share = striped_share, occluded_share
+        self.background_contrast = background_contrast
+
+    @classmethod
+    def plain(cls, num_classes: int = len(SHAPES)) -> 'ToyWorld':
+        """Upright objects, no stripes, no occluders, background contrast 0.2."""
+        return cls(num_classes, max_tilt=0.0, striped_share=0.0, occluded_share=0.0, background_contrast=0.2)
+
+    def tilt(self, rng: np.random.Generator) -> float:
+        """An object's angle from upright, uniform in ``[-max_tilt, max_tilt]``."""
+        return float(rng.uniform(-self.max_tilt, self.max_tilt))
 
     def object_image(self, label: int, size: int, rng: np.random.Generator, style: str = 'photo') -> Image.Image:
         """One ``size``² image of shape ``label`` in ``style`` (one of :data:`STYLES`).
 
-        ``photo``: low-contrast textured background, random colour (stripes in a tenth), random
-        size/position/tilt, occluded in a tenth of the images. ``adversarial``: smaller, lower-contrast objects
-        among distractor shapes and a larger occluder. ``rendition``: flat cartoon colours with a thick dark outline. ``sketch``: a black
+        ``photo``: low-contrast textured background, random colour (or stripes), random size/position/tilt,
+        sometimes occluded. ``adversarial``: smaller, lower-contrast objects among distractor shapes and a
+        larger occluder. ``rendition``: flat cartoon colours with a thick dark outline. ``sketch``: a black
         hand-drawn-like outline on white paper.
         """
         if style not in STYLES:
@@ -178,7 +192,7 @@ class ToyWorld:
         radius = size * rng.uniform(0.22, 0.38) if style != 'adversarial' else size * rng.uniform(0.14, 0.22)
         margin = radius * 0.9
         centre = (rng.uniform(margin, size - margin), rng.uniform(margin, size - margin))
-        obj = place(label, centre, radius, random_tilt(rng), (size, size))
+        obj = place(label, centre, radius, self.tilt(rng), (size, size))
         if style == 'sketch':
             canvas = Image.new('RGB', (size, size), tuple(int(v) for v in rng.integers(225, 256, 3)))
             jitter = (np.asarray(obj.polygon) + rng.normal(0, 0.6, len(obj.polygon))).tolist()
@@ -194,16 +208,16 @@ class ToyWorld:
         if style == 'adversarial':
             canvas = Image.fromarray(texture(rng, (size, size)))
         else:
-            canvas = Image.fromarray(texture(rng, (size, size), kinds=1, contrast=BACKGROUND_CONTRAST))
+            canvas = Image.fromarray(texture(rng, (size, size), kinds=1, contrast=self.background_contrast))
         if style == 'adversarial':
             for _ in range(2):
                 other = place(int(rng.integers(self.num_classes)), (rng.uniform(0, size), rng.uniform(0, size)),
-                              radius * 0.6, random_tilt(rng), (size, size))
+                              radius * 0.6, self.tilt(rng), (size, size))
                 _fill(canvas, other.polygon, rng, striped=False)
-        _fill(canvas, obj.polygon, rng, striped=bool(rng.random() < STRIPED_SHARE))
+        _fill(canvas, obj.polygon, rng, striped=bool(rng.random() < self.striped_share))
         if style == 'adversarial':
             _occlude(canvas, rng, centre, radius, strength=0.8)
-        elif rng.random() < OCCLUDED_SHARE:
+        elif rng.random() < self.occluded_share:
             _occlude(canvas, rng, centre, radius, strength=0.5)
         return canvas
 
@@ -224,7 +238,7 @@ class ToyWorld:
             slack_x, slack_y = cell_w / 2 - radius, cell_h / 2 - radius
             centre = ((cell % cols + 0.5) * cell_w + rng.uniform(-slack_x, slack_x),
                       (cell // cols + 0.5) * cell_h + rng.uniform(-slack_y, slack_y))
-            obj = place(int(label), centre, radius, random_tilt(rng), size)
+            obj = place(int(label), centre, radius, self.tilt(rng), size)
             _fill(canvas, obj.polygon, rng, striped=bool(rng.random() < 0.4))
             placed.append(obj)
         return canvas, placed

@@ -99,3 +99,27 @@ def test_classes_are_shapes_not_colours():
         assert world.object_image(0, 32, rng, style).size == (32, 32)
     with pytest.raises(ValueError, match='unknown style'):
         world.object_image(0, 32, rng, 'oil')
+
+
+def test_objects_tilt_within_the_world_bound_and_the_plain_world_is_upright():
+    from siameseim.suite.toy_world import MAX_TILT, place
+
+    rng = np.random.default_rng(0)
+    tilts = [ToyWorld().tilt(rng) for _ in range(200)]
+    assert max(map(abs, tilts)) <= MAX_TILT and np.ptp(tilts) > MAX_TILT
+    plain = ToyWorld.plain()
+    assert plain.tilt(rng) == 0.0 and plain.striped_share == plain.occluded_share == 0.0
+    square = place(SHAPES.index('square'), (32, 32), 20, plain.tilt(rng), (64, 64))
+    assert len(set(square.polygon[0::2])) == 2  # axis-aligned: two distinct x coordinates
+
+
+def test_learning_curve_data_is_written_once_per_root(tmp_path):
+    from siameseim.suite.learning_curve import make_curve_data
+
+    make_curve_data(str(tmp_path), 'plain', train_per_class=2)
+    assert count(tmp_path / 'imagenet' / 'train') == 2 * len(SHAPES)
+    assert count(tmp_path / 'imagenet' / 'val') == 50 * len(SHAPES)
+    marker = tmp_path / '.complete'
+    stamp = marker.stat().st_mtime_ns
+    make_curve_data(str(tmp_path), 'plain', train_per_class=2)
+    assert marker.stat().st_mtime_ns == stamp
