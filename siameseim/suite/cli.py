@@ -75,7 +75,8 @@ def _exit_status(results: dict) -> int:
 def bench(args: argparse.Namespace) -> int:
     start = time.time()
     checkpoints = parse_checkpoint_args(args.checkpoint, args.arch)
-    if args.baseline is not None and args.baseline not in [c.name for c in checkpoints] + ['MoCo-v3', 'MAE', 'SiameseIM']:
+    paper_rows = ['MoCo-v3', 'MAE', 'SiameseIM']
+    if args.baseline is not None and args.baseline not in [c.name for c in checkpoints] + paper_rows:
         raise ValueError(f'--baseline {args.baseline} is neither a --checkpoint name nor a paper row '
                          f'(MoCo-v3, MAE, SiameseIM)')
     if args.launcher == 'slurm' and not args.partition:
