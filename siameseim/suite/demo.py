@@ -2,9 +2,10 @@
 ablation rows on request), every task, the table.
 
 Runs on a CPU with nothing downloaded. The classes of the toy world are shapes (colour, texture, size, position
-and rotation are random), so features have to be learnt; the table compares both pretrained encoders with a
+and a small tilt are random), so features have to be learnt; the table compares both pretrained encoders with a
 randomly initialised one, cheap evaluations over several seeds. The numbers are those of tiny models on toy
-data, not what the recipes reach.
+data, not what the recipes reach: at the default budget neither pretraining beats random init clearly
+(docs/benchmarks.md has the curves).
 """
 import json
 import os
