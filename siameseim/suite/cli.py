@@ -24,6 +24,7 @@ from ..atomic import write_text_atomically
 from ..benchmark import SuiteCheckpoint, SuiteContext
 from ..cli_checks import positive_int, writable_folder
 from .charts import plot_results
+from .columns import PAPER_ROWS
 from .lock import SuiteLockedError, output_lock
 from .provenance import provenance_footer
 from .report import build_report
@@ -75,10 +76,9 @@ def _exit_status(results: dict) -> int:
 def bench(args: argparse.Namespace) -> int:
     start = time.time()
     checkpoints = parse_checkpoint_args(args.checkpoint, args.arch)
-    paper_rows = ['MoCo-v3', 'MAE', 'SiameseIM']
-    if args.baseline is not None and args.baseline not in [c.name for c in checkpoints] + paper_rows:
+    if args.baseline is not None and args.baseline not in [c.name for c in checkpoints] + list(PAPER_ROWS):
         raise ValueError(f'--baseline {args.baseline} is neither a --checkpoint name nor a paper row '
-                         f'(MoCo-v3, MAE, SiameseIM)')
+                         f'({", ".join(PAPER_ROWS)})')
     if args.launcher == 'slurm' and not args.partition:
         raise ValueError('--launcher slurm needs --partition')
     if not osp.isdir(args.data_root):
