@@ -24,6 +24,7 @@ import torch
 from ..atomic import write_text_atomically
 from ..benchmark import DEMO_BACKBONE, SuiteContext
 from ..cli_checks import positive_int
+from ..errors import InputError
 from .demo import DEMO_IMAGE_SIZE, PRETRAIN_CONFIGS, pretrain_tiny
 from .toy_data import ToyWorldSizes, write_classification
 from .toy_world import ToyWorld
@@ -74,17 +75,23 @@ WORLDS = {'demo': ToyWorld, 'plain': ToyWorld.plain}
 
 def make_curve_data(root: str, world: str, train_per_class: int, seed: int = 0) -> None:
     """Toy ImageNet train/val folders (50 val images per class) of ``world`` (a key of :data:`WORLDS`) under
-    ``root``, once per ``root`` (an interrupted run is rewritten, the draws are seeded)."""
+    ``root``, once per ``root`` (an interrupted run is rewritten, the draws are seeded); :class:`InputError` if
+    ``root`` already holds data made with other settings."""
     from siameseim.robustness.toy import toy_wnids
 
     marker = osp.join(root, '.complete')
+    settings = dict(world=world, train_per_class=train_per_class, seed=seed)
     if osp.isfile(marker):
+        with open(marker) as f:
+            made = json.load(f)
+        if made != settings:
+            raise InputError(f'{root} holds toy data made with {made}, not {settings}: use another --out')
         return
     toy_world = WORLDS[world]()
     sizes = ToyWorldSizes(train_per_class=train_per_class, val_per_class=50, ood_per_class=1)
     write_classification(root, toy_world, list(toy_wnids(toy_world.num_classes)), sizes,
                          np.random.default_rng(seed))
-    write_text_atomically(marker, json.dumps(dict(world=world, train_per_class=train_per_class, seed=seed)))
+    write_text_atomically(marker, json.dumps(settings))
 
 
 def _epoch(path: str) -> int:
@@ -143,7 +150,11 @@ def main(argv: Optional[List[str]] = None) -> int:
               f'leave it out', file=sys.stderr)
         return 2
     if not args.data_root:
-        make_curve_data(data_root, args.world, args.train_per_class)
+        try:
+            make_curve_data(data_root, args.world, args.train_per_class)
+        except InputError as err:
+            print(f'error: {err}', file=sys.stderr)
+            return 2
     rows = learning_curve(args.method, args.out, data_root, args.iterations, args.batch_size, args.every)
     write_text_atomically(osp.join(args.out, f'curve_{args.method}.json'), json.dumps(rows, indent=2))
     print(to_markdown(rows))

@@ -123,3 +123,6 @@ def test_learning_curve_data_is_written_once_per_root(tmp_path):
     stamp = marker.stat().st_mtime_ns
     make_curve_data(str(tmp_path), 'plain', train_per_class=2)
     assert marker.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="made with .*'world': 'plain'.*use another --out"):
+        make_curve_data(str(tmp_path), 'demo', train_per_class=2)
+    assert marker.stat().st_mtime_ns == stamp
