@@ -8,7 +8,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from PIL import Image
 
 from siameseim.cli import train
 from siameseim.pretrain.ablation import (ABLATION_CONFIG_DIR, ROWS, SWITCH_NAMES, config_switches, row_config_path,
@@ -99,18 +98,6 @@ class RecordLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         RECORDED_LOSSES.append(outputs['loss'].item())
-
-
-@pytest.fixture(scope='module')
-def image_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp('ablation_images')
-    rng = np.random.default_rng(0)
-    for index in range(16):
-        base = rng.integers(0, 255, 3)
-        gradient = np.linspace(0, 1, 96)[None, :, None] * rng.integers(0, 255, 3)
-        pixels = np.clip(base + gradient + rng.normal(0, 20, (80, 96, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(pixels).save(root / f'{index:02d}.png')
-    return str(root)
 
 
 @pytest.fixture(scope='module')

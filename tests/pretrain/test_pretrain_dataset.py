@@ -11,8 +11,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, default_collate
 
 import siameseim.pretrain.data.dataset as dataset_module
-from siameseim.pretrain.data import (BlockMaskGenerator, EncodedImage, FastSiameseTwoViewTransform,
-                                     MAEPretrainTransform, PretrainImageFolder, SiameseTwoViewTransform)
+from siameseim.pretrain.data import (BlockMaskGenerator, FastSiameseTwoViewTransform, MAEPretrainTransform,
+                                     PretrainImageFolder, SiameseTwoViewTransform)
 from siameseim.registry import DATASETS
 
 

@@ -6,15 +6,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
-from PIL import Image
 
+from siameseim.cli import train
 from siameseim.registry import HOOKS
 
 from checkout import REPO_ROOT
 
 ROOT = REPO_ROOT
-from siameseim.cli import train
-
 TOY_CONFIG = osp.join(ROOT, 'pretrain', 'configs', 'siameseim_vit-tiny-p16_1xb8-20e_toy.py')
 RECORDED_LOSSES = []
 
@@ -39,18 +37,6 @@ def record_loss_hook_registered():
     HOOKS.register_module(module=RecordLossHook)
     yield
     HOOKS._module_dict.pop(RecordLossHook.__name__)  # mmengine registries have no public unregister
-
-
-@pytest.fixture(scope='module')
-def image_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp('toy_images')
-    rng = np.random.default_rng(0)
-    for index in range(16):
-        base = rng.integers(0, 255, 3)
-        gradient = np.linspace(0, 1, 96)[None, :, None] * rng.integers(0, 255, 3)
-        pixels = np.clip(base + gradient + rng.normal(0, 20, (80, 96, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(pixels).save(root / f'{index:02d}.png')
-    return str(root)
 
 
 def run_training(work_dir, image_folder, max_epochs, kill_at_iter=-1):
