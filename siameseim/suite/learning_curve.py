@@ -83,7 +83,10 @@ def make_curve_data(root: str, world: str, train_per_class: int, seed: int = 0) 
     settings = dict(world=world, train_per_class=train_per_class, seed=seed)
     if osp.isfile(marker):
         with open(marker) as f:
-            made = json.load(f)
+            try:
+                made = json.load(f)
+            except ValueError:
+                made = 'unreadable settings'
         if made != settings:
             raise InputError(f'{root} holds toy data made with {made}, not {settings}: use another --out')
         return
