@@ -91,11 +91,11 @@ def pretrain_schedule(total_iters: int, warmup_fraction: float = 0.1) -> List[di
 
 
 def pretrain_config(method: str, data_root: str, iterations: int, batch_size: int,
-                    checkpoint_every: Optional[int] = None) -> Config:
+                    checkpoint_every: Optional[int] = None, options: Optional[dict] = None) -> Config:
     """The tiny ``method`` (``siameseim``, ``mae``, ``mocov3`` or an ablation ``row-<letter>``) pretraining on
     the toy ImageNet train images, about ``iterations`` steps of ``batch_size`` images (whole epochs, at least
     two and three steps), with the demo backbone; the final checkpoint only, or one every ``checkpoint_every``
-    epochs (all kept)."""
+    epochs (all kept); ``options`` (``--cfg-options`` style keys) are merged in last."""
     images = osp.join(data_root, 'imagenet', 'train')
     cfg = method_config(method, images)
     num_images = sum(len(files) for _, _, files in os.walk(images))
@@ -111,15 +111,17 @@ def pretrain_config(method: str, data_root: str, iterations: int, batch_size: in
     else:
         cfg.default_hooks.checkpoint.update(interval=checkpoint_every, max_keep_ckpts=-1)
     cfg.default_hooks.logger.interval = 20
+    if options:
+        cfg.merge_from_dict(options)
     return cfg
 
 
 def pretrain_tiny(method: str, work_dir: str, data_root: str, iterations: int, batch_size: int,
-                  ctx: SuiteContext, checkpoint_every: Optional[int] = None) -> str:
+                  ctx: SuiteContext, checkpoint_every: Optional[int] = None, options: Optional[dict] = None) -> str:
     """Pretrain the tiny ``method`` with the training program (resuming if interrupted); returns its final
-    checkpoint (``checkpoint_every``: see :func:`pretrain_config`)."""
+    checkpoint (``checkpoint_every`` and ``options``: see :func:`pretrain_config`)."""
     done = osp.join(work_dir, 'last_checkpoint')
-    cfg = pretrain_config(method, data_root, iterations, batch_size, checkpoint_every)
+    cfg = pretrain_config(method, data_root, iterations, batch_size, checkpoint_every, options)
     final = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
     label = method_label(method)
     if osp.isfile(done) and osp.isfile(final):

@@ -20,12 +20,14 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.config import DictAction
 
 from ..atomic import write_text_atomically
 from ..benchmark import DEMO_BACKBONE, SuiteContext
 from ..cli_checks import positive_int
 from ..errors import InputError
-from .demo import DEMO_IMAGE_SIZE, PRETRAIN_CONFIGS, pretrain_tiny
+from ..pretrain.ablation import ROWS
+from .demo import ABLATION_PREFIX, DEMO_IMAGE_SIZE, PRETRAIN_CONFIGS, pretrain_tiny
 from .toy_data import ToyWorldSizes, write_classification
 from .toy_world import ToyWorld
 
@@ -102,14 +104,14 @@ def _epoch(path: str) -> int:
 
 
 def learning_curve(method: str, out_dir: str, data_root: str, iterations: int, batch_size: int, every: int,
-                   log: Callable[[str], None] = print) -> List[dict]:
-    """Random init, then every ``every``-epoch checkpoint of the tiny ``method`` pretraining, probed; rows of
-    ``{'iterations', 'checkpoint', <probe>: top-1}``."""
+                   log: Callable[[str], None] = print, options: Optional[dict] = None) -> List[dict]:
+    """Random init, then every ``every``-epoch checkpoint of the tiny ``method`` pretraining (``options``
+    merged into its config), probed; rows of ``{'iterations', 'checkpoint', <probe>: top-1}``."""
     from siameseim.robustness.datasets import scan_wnid_folder
 
     ctx = SuiteContext(out_dir=out_dir, data_root=data_root, profile='demo', log=log, extra=dict(quiet=True))
     work_dir = osp.join(out_dir, 'pretrain', method)
-    pretrain_tiny(method, work_dir, data_root, iterations, batch_size, ctx, checkpoint_every=every)
+    pretrain_tiny(method, work_dir, data_root, iterations, batch_size, ctx, checkpoint_every=every, options=options)
     train = scan_wnid_folder(osp.join(data_root, 'imagenet', 'train'))
     val = scan_wnid_folder(osp.join(data_root, 'imagenet', 'val'))
     per_epoch = max(len(train) // batch_size, 1)
@@ -135,7 +137,8 @@ def to_markdown(rows: Sequence[dict]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--method', choices=sorted(PRETRAIN_CONFIGS), default='siameseim')
+    parser.add_argument('--method', choices=sorted(PRETRAIN_CONFIGS) + [f'{ABLATION_PREFIX}{row}' for row in ROWS],
+                        default='siameseim', help='a method, or a row of the ablation (row-a ... row-k)')
     parser.add_argument('--iterations', type=positive_int, default=300, help='pretraining iterations (about)')
     parser.add_argument('--batch-size', type=positive_int, default=32)
     parser.add_argument('--every', type=positive_int, default=1, help='probe a checkpoint every this many epochs')
@@ -144,6 +147,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="the toy world generated under --out: the demo's, or the plain one")
     parser.add_argument('--train-per-class', type=positive_int, default=100,
                         help='generated train images per class (the demo has 100)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override the pretraining config, e.g. model.neg_weight=0.2 (list items by index: '
+                             'custom_hooks.0.base_momentum=0.9)')
     parser.add_argument('--data-root', help="toy data with imagenet/train and imagenet/val (default: generated "
                                             "under --out)")
     args = parser.parse_args(argv)
@@ -158,7 +164,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         except InputError as err:
             print(f'error: {err}', file=sys.stderr)
             return 2
-    rows = learning_curve(args.method, args.out, data_root, args.iterations, args.batch_size, args.every)
+    rows = learning_curve(args.method, args.out, data_root, args.iterations, args.batch_size, args.every,
+                          options=args.cfg_options)
     write_text_atomically(osp.join(args.out, f'curve_{args.method}.json'), json.dumps(rows, indent=2))
     print(to_markdown(rows))
     return 0

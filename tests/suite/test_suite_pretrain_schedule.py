@@ -39,6 +39,20 @@ def test_schedule_warms_up_to_the_full_lr_and_anneals(total_iters):
     assert all(later <= earlier for earlier, later in zip(rates[peak:], rates[peak + 1:]))
 
 
+def test_options_are_merged_last_into_the_tiny_pretraining(tmp_path):
+    """``--cfg-options`` of the learning curve: a model argument and a list item (by index) win over the toy
+    config and over what the demo sets (the encoder, the checkpoint interval)."""
+    images = tmp_path / 'imagenet' / 'train' / 'n01440764'
+    images.mkdir(parents=True)
+    for index in range(40):
+        (images / f'{index}.JPEG').write_bytes(b'')
+    options = {'model.neg_weight': 0.2, 'custom_hooks.0.base_momentum': 0.9, 'default_hooks.checkpoint.interval': 3}
+    cfg = pretrain_config('siameseim', str(tmp_path), iterations=8, batch_size=32, options=options)
+    assert cfg.model.neg_weight == 0.2 and cfg.custom_hooks[0].base_momentum == 0.9
+    assert cfg.custom_hooks[0].type == 'MomentumUpdateHook' and cfg.default_hooks.checkpoint.interval == 3
+    assert pretrain_config('siameseim', str(tmp_path), iterations=8, batch_size=32).model.neg_weight == 0.02
+
+
 def test_schedule_refuses_a_run_too_short_to_warm_up():
     with pytest.raises(ValueError, match='at least 3 iterations'):
         pretrain_schedule(2)
